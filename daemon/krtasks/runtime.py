@@ -1,0 +1,113 @@
+"""Loading .NET 10, the PowerShell SDK and Roslyn into this Python process (pythonnet, CoreCLR).
+
+The bundle is the publish folder of ``daemon/bundle`` (``build.ps1 -Task Build``): a framework-dependent
+``KrTasks.Runtime.runtimeconfig.json``, the SDK and Roslyn assemblies, our helper ``KrTasks.Runtime.dll``
+and PowerShell's built-in ``Modules`` folder. The CLR can be loaded only once per process, so
+:func:`load_runtime` is idempotent and thread-safe.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+BUNDLE_ENV = "KRTASKS_BUNDLE"
+"""Environment variable naming the bundle folder (overrides the source-tree default)."""
+
+RUNTIME_CONFIG = "KrTasks.Runtime.runtimeconfig.json"
+_REQUIRED = (RUNTIME_CONFIG, "KrTasks.Runtime.dll", "System.Management.Automation.dll",
+             "Microsoft.CodeAnalysis.CSharp.Scripting.dll", "Microsoft.CodeAnalysis.VisualBasic.dll",
+             "libpsl-native.so", "Modules")
+_FIX = "Run `dotnet pwsh ./build.ps1 -Task Build` in the repository (or set KRTASKS_BUNDLE to a published bundle)."
+
+_lock = threading.Lock()
+_loaded: RuntimeInfo | None = None
+
+
+class RuntimeNotAvailableError(RuntimeError):
+    """The .NET runtime or the published bundle is missing; the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What was loaded: the bundle folder, and the versions of .NET and PowerShell (strings)."""
+
+    bundle: Path
+    dotnet_version: str
+    powershell_version: str
+
+
+def default_bundle_dir() -> Path:
+    """Return the bundle folder: ``$KRTASKS_BUNDLE``, else ``daemon/bundle/publish`` beside this package."""
+    env = os.environ.get(BUNDLE_ENV)
+    if env:
+        return Path(env).resolve()
+    return (Path(__file__).resolve().parent.parent / "bundle" / "publish").resolve()
+
+
+def check_bundle(bundle: Path) -> None:
+    """Raise :class:`RuntimeNotAvailableError` naming the first missing piece of ``bundle``."""
+    if not bundle.is_dir():
+        raise RuntimeNotAvailableError(f"The .NET bundle folder {bundle} does not exist. {_FIX}")
+    for name in _REQUIRED:
+        if not (bundle / name).exists():
+            raise RuntimeNotAvailableError(f"The .NET bundle at {bundle} lacks {name}. {_FIX}")
+    if shutil.which("dotnet") is None and not os.environ.get("DOTNET_ROOT"):
+        raise RuntimeNotAvailableError(
+            "The .NET 10 runtime was not found: install the .NET SDK 10 (dotnet on PATH) or set DOTNET_ROOT."
+        )
+
+
+def load_runtime(bundle: Path | None = None) -> RuntimeInfo:
+    """Load CoreCLR with the bundle's runtimeconfig and make the bundle's assemblies resolvable.
+
+    Idempotent: a second call returns the first call's :class:`RuntimeInfo` (asking for another
+    bundle after the first load raises, since the CLR cannot be reloaded).
+
+    Raises:
+        RuntimeNotAvailableError: the bundle or .NET is missing, or the CLR failed to start.
+    """
+    global _loaded
+    with _lock:
+        bundle = (bundle or default_bundle_dir()).resolve()
+        if _loaded is not None:
+            if _loaded.bundle != bundle:
+                raise RuntimeNotAvailableError(
+                    f"The CLR is already loaded from {_loaded.bundle}; it cannot be reloaded from {bundle}."
+                )
+            return _loaded
+        check_bundle(bundle)
+        # Telemetry off and PowerShell's own folders known before the SDK's first type loads.
+        os.environ.setdefault("POWERSHELL_TELEMETRY_OPTOUT", "1")
+        os.environ.setdefault("POWERSHELL_UPDATECHECK", "Off")
+        os.environ.setdefault("DOTNET_CLI_TELEMETRY_OPTOUT", "1")
+        try:
+            import pythonnet
+
+            pythonnet.load("coreclr", runtime_config=str(bundle / RUNTIME_CONFIG))
+        except Exception as exc:  # clr_loader raises several unrelated types
+            raise RuntimeNotAvailableError(f"Could not start .NET from {bundle}: {exc}. {_FIX}") from exc
+        # pythonnet resolves assemblies by searching sys.path for <name>.dll.
+        if str(bundle) not in sys.path:
+            sys.path.append(str(bundle))
+        import clr
+
+        for name in ("System.Management.Automation", "Microsoft.CodeAnalysis", "Microsoft.CodeAnalysis.CSharp",
+                     "Microsoft.CodeAnalysis.CSharp.Scripting", "Microsoft.CodeAnalysis.VisualBasic",
+                     "KrTasks.Runtime"):
+            clr.AddReference(name)
+        from KrTasks.Runtime import ConsoleRouter
+        from System import Environment
+        from System.Management.Automation import PSVersionInfo
+
+        ConsoleRouter.Install()
+        _loaded = RuntimeInfo(
+            bundle=bundle,
+            dotnet_version=str(Environment.Version),
+            powershell_version=str(PSVersionInfo.PSVersion),
+        )
+        return _loaded
