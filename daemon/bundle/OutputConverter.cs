@@ -44,6 +44,13 @@ public static class OutputConverter
         return new Converted(Encoding.UTF8.GetString(ms.ToArray()), written, list.Count);
     }
 
+    /// <summary>
+    /// Converts the result of a completed C#/VB task. The value stays on the .NET side: handing a boxed
+    /// value to Python and back would turn it into a Python object wrapper.
+    /// </summary>
+    public static Converted TaskResultToJson(Task<object?> task, int maxDepth, long maxBytes) =>
+        ToJsonValue(task.Result, maxDepth, maxBytes);
+
     /// <summary>Converts one value (the result of C#/VB code). Over-budget output becomes a note string.</summary>
     public static Converted ToJsonValue(object? value, int maxDepth, long maxBytes)
     {

@@ -1,0 +1,150 @@
+"""PowerShell engine: each task runs on a fresh runspace taken from a warm pool.
+
+Fresh, because a reused runspace keeps functions and aliases even after ``ResetRunspaceState``
+(measured: variables are cleared, functions and aliases are not). Opening one costs ~8 ms, so the pool
+keeps ``size`` runspaces open ahead of demand and refills on a background thread.
+Script parse errors are reported at creation, like C#/VB compile errors.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+from .errors import CompileError
+from .execution import (
+    Outcome,
+    StepResult,
+    diagnostics_list,
+    drain,
+    dropped_notes,
+    error_dict,
+    load_json,
+    progress_tuple,
+)
+
+
+class RunspacePool:
+    """Pre-opened runspaces, each used by one task and then disposed.
+
+    ``take()`` returns an open runspace at once when one is ready (else opens one on the caller's
+    thread); a daemon thread keeps ``size`` runspaces ready. Thread-safe.
+    """
+
+    def __init__(self, size: int) -> None:
+        from System.Management.Automation.Runspaces import InitialSessionState
+
+        # CreateDefault loads the core modules from their assemblies; no module auto-load needed at start.
+        self._iss = InitialSessionState.CreateDefault()
+        self._ready: queue.Queue[Any] = queue.Queue()
+        self._size = max(1, size)
+        self._wanted = threading.Semaphore(0)
+        self._closed = False
+        for _ in range(self._size):
+            self._wanted.release()
+        self._thread = threading.Thread(target=self._refill, name="krtasks-runspaces", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> Any:
+        from System.Management.Automation.Runspaces import RunspaceFactory
+
+        rs = RunspaceFactory.CreateRunspace(self._iss)
+        rs.Open()
+        return rs
+
+    def _refill(self) -> None:
+        while True:
+            self._wanted.acquire()
+            if self._closed:
+                return
+            try:
+                self._ready.put(self._open())
+            except Exception:  # an open failure must not kill the refill thread; take() opens inline
+                continue
+
+    def take(self) -> Any:
+        """Return an open runspace for one task (blocking at most one runspace open, ~10 ms)."""
+        self._wanted.release()
+        try:
+            return self._ready.get_nowait()
+        except queue.Empty:
+            return self._open()
+
+    def close(self) -> None:
+        """Dispose the ready runspaces and stop refilling."""
+        self._closed = True
+        self._wanted.release()
+        while True:
+            try:
+                self._ready.get_nowait().Dispose()
+            except queue.Empty:
+                return
+
+
+class PowerShellEngine:
+    """Creates :class:`PowerShellExecution` objects; checks scripts for parse errors."""
+
+    language = "PowerShell"
+
+    def __init__(self, pool_size: int, stream_limit: int, output_max_depth: int, output_max_bytes: int) -> None:
+        self._pool = RunspacePool(pool_size)
+        self._stream_limit = stream_limit
+        self._depth = output_max_depth
+        self._max_bytes = output_max_bytes
+
+    def prepare(self, code: str) -> None:
+        """Parse ``code``; raise :class:`CompileError` with PowerShell's parse errors (1-based lines)."""
+        from KrTasks.Runtime import PowerShellRun
+
+        diagnostics = diagnostics_list(PowerShellRun.Parse(code))
+        if diagnostics:
+            raise CompileError("PowerShell", diagnostics)
+
+    def launch(self, task_id: str, code: str, arguments: Any, progress: Any) -> PowerShellExecution:
+        """Start ``code`` on a fresh runspace with ``arguments`` (a .NET dictionary) and ``progress``."""
+        from KrTasks.Runtime import PowerShellRun, StreamSink
+
+        sink = StreamSink(self._stream_limit)
+        runspace = self._pool.take()
+        run = PowerShellRun(runspace, code, arguments, task_id, progress, sink)
+        run.Start()
+        return PowerShellExecution(run, runspace, sink, progress, self._depth, self._max_bytes)
+
+    def close(self) -> None:
+        """Release the runspace pool."""
+        self._pool.close()
+
+
+class PowerShellExecution:
+    """One running PowerShell pipeline (see :class:`krtasks.execution.Execution`)."""
+
+    def __init__(self, run: Any, runspace: Any, sink: Any, progress: Any, depth: int, max_bytes: int) -> None:
+        self._run = run
+        self._runspace = runspace
+        self._sink = sink
+        self._progress = progress
+        self._depth = depth
+        self._max_bytes = max_bytes
+
+    def step(self, wait_ms: int) -> StepResult:
+        """Wait up to ``wait_ms`` ms for the pipeline, then report records and progress."""
+        ended = bool(self._run.Wait(wait_ms))
+        return StepResult(ended, drain(self._sink), progress_tuple(self._progress))
+
+    def stop(self) -> None:
+        """Begin stopping the pipeline (non-blocking)."""
+        self._run.Stop()
+
+    def finish(self) -> Outcome:
+        """End the invocation; convert output; dispose the runspace."""
+        try:
+            info = self._run.Finish()
+            notes: list[str] = []
+            output = load_json(self._run.OutputJson(self._depth, self._max_bytes), notes, "output objects")
+            notes.extend(dropped_notes(self._sink))
+            prompt = None if self._sink.PromptAttempt is None else str(self._sink.PromptAttempt)
+            return Outcome(output, None if info is None else error_dict(info), prompt, notes, drain(self._sink))
+        finally:
+            self._run.Dispose()
+            self._runspace.Dispose()
