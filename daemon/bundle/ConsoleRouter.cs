@@ -29,7 +29,7 @@ public sealed class ConsoleRouter : TextWriter
     /// <inheritdoc />
     public override Encoding Encoding => Encoding.UTF8;
 
-    /// <summary>Installs the routers once per process; later calls do nothing.</summary>
+    /// <summary>Installs the routers (and an empty Console.In) once per process; later calls do nothing.</summary>
     public static void Install()
     {
         lock (InstallGate)
@@ -39,6 +39,8 @@ public sealed class ConsoleRouter : TextWriter
             _err = new ConsoleRouter(Console.Error, "Error");
             Console.SetOut(_out);
             Console.SetError(_err);
+            // Task code must never read the daemon's own stdin (a terminal would block it forever).
+            Console.SetIn(TextReader.Null);
         }
     }
 

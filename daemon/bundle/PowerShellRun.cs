@@ -63,9 +63,9 @@ public sealed class PowerShellRun : IDisposable
             foreach (var r in s.Error.ReadAll())
             {
                 _sink.Add("Error", r.ToString());
-                if (r.Exception is HostException && _sink.PromptAttempt is null)
+                if (_sink.PromptAttempt is null && FindHostException(r.Exception) is { } prompt)
                 {
-                    _sink.PromptAttempt = r.Exception.Message;
+                    _sink.PromptAttempt = prompt.Message;
                     _ps.BeginStop(null, null);
                 }
             }
@@ -88,6 +88,16 @@ public sealed class PowerShellRun : IDisposable
                 if (!string.IsNullOrWhiteSpace(r.StatusDescription)) { _progress.StatusMessage = r.StatusDescription; }
             }
         };
+    }
+
+    // $host.UI calls wrap the HostException in a MethodInvocationException.
+    private static HostException? FindHostException(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is HostException host) { return host; }
+        }
+        return null;
     }
 
     /// <summary>Starts the pipeline without blocking.</summary>
