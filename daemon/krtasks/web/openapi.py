@@ -1,0 +1,257 @@
+"""The OpenAPI 3.1 description of the REST API, kept by hand next to the routes.
+
+A test compares its paths and methods with the registered routes and calls each one, so the document
+cannot drift from the code. Request-body schemas come from the pydantic models that validate them.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+from .. import __version__
+from ..models import Language, TaskState
+from .inputs import CreateTaskBody, RenameTaskBody
+
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_TIME = {"type": ["string", "null"], "format": "date-time", "description": "UTC, ISO 8601, ending in Z."}
+
+_SCHEMAS: dict[str, Any] = {
+    "Progress": {
+        "type": "object",
+        "properties": {
+            "PercentComplete": {"type": "integer", "minimum": 0, "maximum": 100},
+            "StatusMessage": {"type": "string"},
+            "Activity": _NULLABLE_STRING,
+            "CurrentOperation": _NULLABLE_STRING,
+            "SecondsRemaining": {"type": ["integer", "null"]},
+        },
+        "required": ["PercentComplete", "StatusMessage"],
+    },
+    "TaskErrorInfo": {
+        "type": ["object", "null"],
+        "description": "Why a task failed (null unless it failed).",
+        "properties": {
+            "Type": {"type": "string"}, "Message": {"type": "string"}, "Category": _NULLABLE_STRING,
+            "StackTrace": _NULLABLE_STRING, "Line": {"type": ["integer", "null"]},
+            "Column": {"type": ["integer", "null"]},
+        },
+    },
+    "TaskRecord": {
+        "type": "object",
+        "properties": {
+            "Id": {"type": "string"},
+            "Name": {"type": "string"},
+            "Description": {"type": "string"},
+            "Language": {"type": "string", "enum": [lang.value for lang in Language]},
+            "State": {"type": "string", "enum": [s.value for s in TaskState]},
+            "StateText": {"type": "string", "enum": [s.value for s in TaskState]},
+            "CreatedAt": _TIME, "StartedAt": _TIME, "CompletedAt": _TIME,
+            "Duration": {"type": ["string", "null"], "description": "CompletedAt - StartedAt as hh:mm:ss.fffffff."},
+            "Progress": {"$ref": "#/components/schemas/Progress"},
+            "ParentId": {"type": "string", "description": "Empty for a root task."},
+            "ChildrenId": {"type": "array", "items": {"type": "string"}},
+            "TimeoutSeconds": {"type": ["number", "null"]},
+            "Error": {"$ref": "#/components/schemas/TaskErrorInfo"},
+        },
+        "required": ["Id", "Name", "Language", "State", "StateText", "Progress", "ParentId", "ChildrenId"],
+    },
+    "TaskResult": {
+        "type": "object",
+        "properties": {
+            "Id": {"type": "string"},
+            "State": {"type": "string"},
+            "Output": {"description": "PowerShell: the array of output objects; C#/VB: the returned value."},
+            "Error": {"$ref": "#/components/schemas/TaskErrorInfo"},
+        },
+        "required": ["Id", "State", "Output", "Error"],
+    },
+    "StreamRecords": {
+        "type": "object",
+        "properties": {
+            "Records": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"Index": {"type": "integer"}, "Stream": {"type": "string"},
+                               "Message": {"type": "string"}, "Time": {"type": "string", "format": "date-time"}},
+            }},
+            "Next": {"type": "integer", "description": "Pass as Since to get only newer records."},
+        },
+        "required": ["Records", "Next"],
+    },
+    "Health": {
+        "type": "object",
+        "properties": {"Status": {"type": "string"}, "Version": {"type": "string"}},
+        "required": ["Status", "Version"],
+    },
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "properties": {
+            "type": {"type": "string", "format": "uri"}, "title": {"type": "string"},
+            "status": {"type": "integer"}, "detail": {"type": "string"},
+            "field": {"type": "string", "description": "400: the request field at fault."},
+            "errors": {"type": "array", "items": {"type": "object"}},
+            "diagnostics": {"type": "array", "description": "422: compiler messages.", "items": {
+                "type": "object",
+                "properties": {"Id": {"type": "string"}, "Severity": {"type": "string"},
+                               "Message": {"type": "string"}, "Line": {"type": ["integer", "null"]},
+                               "Column": {"type": ["integer", "null"]}},
+            }},
+            "requestId": {"type": "string"},
+        },
+        "required": ["type", "title", "status", "detail"],
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _ok(description: str, schema: dict[str, Any], media: str = _JSON,
+        headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description, "content": {media: {"schema": schema}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    text = {400: "Invalid field or malformed JSON", 401: "Missing or wrong bearer token", 404: "Unknown task id",
+            409: "Wrong state for this request", 413: "Body over the size limit", 415: "Body is not JSON",
+            422: "The code does not compile"}
+    return {str(s): {"description": text[s], "content": {_PROBLEM: {"schema": _ref("Problem")}}} for s in statuses}
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+       "description": "Task id (case-insensitive)."}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description + " Query names are case-insensitive."}
+
+
+def _build() -> dict[str, Any]:
+    record = _ok("The task record", _ref("TaskRecord"))
+    paths: dict[str, Any] = {
+        "/api/v1/health": {"get": {
+            "operationId": "getHealth", "summary": "Liveness and version (no token needed).", "security": [],
+            "responses": {"200": _ok("The daemon answers", _ref("Health"))},
+        }},
+        "/api/v1/openapi.json": {"get": {
+            "operationId": "getOpenApi", "summary": "This document.",
+            "responses": {"200": _ok("OpenAPI 3.1 document", {"type": "object"}), **_problems(401)},
+        }},
+        "/api/v1/tasks": {
+            "post": {
+                "operationId": "createTask", "summary": "Create a task (and start it with AutoStart).",
+                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateTask")}}},
+                "responses": {
+                    "201": _ok("Created", _ref("TaskRecord"), headers={
+                        "Location": {"schema": {"type": "string"}, "description": "URL of the new task."}}),
+                    **_problems(400, 401, 409, 413, 415, 422),
+                },
+            },
+            "get": {
+                "operationId": "listTasks", "summary": "Tasks, newest first.",
+                "parameters": [
+                    _query("State", {"type": "string", "enum": [s.value for s in TaskState]}, "Only this state."),
+                    _query("Language", {"type": "string"}, "Only this language (PowerShell, CSharp, VBNet)."),
+                    _query("Name", {"type": "string"}, "Name pattern; * and ? wildcards, case-insensitive."),
+                    _query("ParentId", {"type": "string"}, "Only children of this task (empty: root tasks)."),
+                    _query("Limit", {"type": "integer", "minimum": 0}, "At most this many records."),
+                    _query("Offset", {"type": "integer", "minimum": 0}, "Skip this many records first."),
+                ],
+                "responses": {
+                    "200": _ok("Records", {"type": "array", "items": _ref("TaskRecord")}, headers={
+                        "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matches before paging."}}),
+                    **_problems(400, 401),
+                },
+            },
+        },
+        "/api/v1/tasks/{id}": {
+            "parameters": [_ID],
+            "get": {"operationId": "getTask", "summary": "One task.",
+                    "responses": {"200": record, **_problems(401, 404)}},
+            "patch": {
+                "operationId": "renameTask", "summary": "Set Name and/or Description (blank values refused).",
+                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RenameTask")}}},
+                "responses": {"200": record, **_problems(400, 401, 404, 413, 415)},
+            },
+            "delete": {
+                "operationId": "removeTask", "summary": "Remove a task and its children.",
+                "parameters": [_query("Force", {"type": "boolean"}, "Cancel a running task first and wait.")],
+                "responses": {"204": {"description": "Removed"}, **_problems(400, 401, 404, 409)},
+            },
+        },
+        "/api/v1/tasks/{id}/start": {"parameters": [_ID], "post": {
+            "operationId": "startTask", "summary": "Start a NotStarted task (Running, or Queued when slots are busy).",
+            "responses": {"202": _ok("Started", _ref("TaskRecord")), **_problems(401, 404, 409)},
+        }},
+        "/api/v1/tasks/{id}/cancel": {"parameters": [_ID], "post": {
+            "operationId": "cancelTask", "summary": "Cancel a task that has not finished.",
+            "responses": {"202": _ok("Cancel issued", _ref("TaskRecord")), **_problems(401, 404, 409)},
+        }},
+        "/api/v1/tasks/{id}/result": {"parameters": [_ID], "get": {
+            "operationId": "getTaskResult", "summary": "Output and error of a finished task.",
+            "responses": {"200": _ok("The result", _ref("TaskResult")), **_problems(401, 404, 409)},
+        }},
+        "/api/v1/tasks/{id}/streams": {"parameters": [_ID], "get": {
+            "operationId": "getTaskStreams", "summary": "Error, Warning, Verbose, Debug and Information records.",
+            "parameters": [_query("Since", {"type": "integer", "minimum": 0}, "First record index to return.")],
+            "responses": {"200": _ok("Records", _ref("StreamRecords")), **_problems(400, 401, 404)},
+        }},
+        "/api/v1/tasks/{id}/wait": {"parameters": [_ID], "get": {
+            "operationId": "waitTask", "summary": "The record once finished, or after Timeout seconds.",
+            "parameters": [_query("Timeout", {"type": "number", "minimum": 0}, "Seconds to wait at most.")],
+            "responses": {"200": record, **_problems(400, 401, 404)},
+        }},
+        "/api/v1/tasks/{id}/events": {"parameters": [_ID], "get": {
+            "operationId": "getTaskEvents",
+            "summary": "Server-Sent Events: state (record), progress ({Id, Progress}), stream (record); "
+                       "ends after the final state.",
+            "responses": {
+                "200": _ok("Event stream", {"type": "string"}, media="text/event-stream"),
+                "204": {"description": "Reconnect (Last-Event-ID) to a finished task: nothing more to send."},
+                **_problems(401, 404),
+            },
+        }},
+        "/metrics": {"get": {
+            "operationId": "getMetrics", "summary": "Prometheus metrics (text exposition format).",
+            "responses": {"200": _ok("Metrics", {"type": "string"}, media="text/plain"), **_problems(401)},
+        }},
+    }
+    schemas = copy.deepcopy(_SCHEMAS)
+    schemas["CreateTask"] = CreateTaskBody.model_json_schema(by_alias=True)
+    schemas["RenameTask"] = RenameTaskBody.model_json_schema(by_alias=True)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "KrTasks API", "version": __version__,
+            "description": "Run PowerShell, C# and VB.NET code as background tasks. Errors are RFC 9457 "
+                           "problem details (application/problem+json).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "The token from the state dir (`krtasks token`)."}},
+        },
+    }
+
+
+@functools.cache
+def _cached() -> dict[str, Any]:
+    return _build()
+
+
+def openapi_document() -> dict[str, Any]:
+    """A fresh copy of the OpenAPI 3.1 document (built once, copied so callers may modify it)."""
+    return copy.deepcopy(_cached())

@@ -1,0 +1,150 @@
+"""REST API v1 under ``/api/v1`` (records PascalCase, as the service returns them) and ``/metrics``.
+
+Mutating calls are shielded from cancellation: once the service accepted a create/start/cancel/remove,
+a client hanging up mid-request does not interrupt it half-way. .NET work happens on the service's
+executor threads; handlers only await it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .. import __version__
+from ..errors import TaskConflictError, TaskValidationError
+from .context import SERVICE
+from .events import task_events
+from .inputs import CreateTaskBody, Query, RenameTaskBody, parse_body
+from .jsonio import json_response
+from .openapi import openapi_document
+
+API = "/api/v1"
+"""Prefix of every API route."""
+
+routes = web.RouteTableDef()
+
+
+def _task_url(task_id: str) -> str:
+    return f"{API}/tasks/{task_id}"
+
+
+@routes.get(API + "/health")
+async def health(request: web.Request) -> web.Response:
+    """``{Status: "Healthy", Version}``; the one route that needs no token."""
+    return json_response({"Status": "Healthy", "Version": __version__})
+
+
+@routes.get(API + "/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 description of these routes."""
+    return json_response(openapi_document())
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the service's registry."""
+    body = generate_latest(request.app[SERVICE].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@routes.post(API + "/tasks")
+async def create_task(request: web.Request) -> web.Response:
+    """Create a task: 201 + record + ``Location``; 400 invalid field (also an unknown ParentId), 409 id taken,
+    422 compile error (with ``diagnostics``)."""
+    body = await parse_body(request, CreateTaskBody)
+    record = await asyncio.shield(request.app[SERVICE].create(body.to_spec()))
+    return json_response(record, status=201, headers={"Location": _task_url(record["Id"])})
+
+
+@routes.get(API + "/tasks")
+async def list_tasks(request: web.Request) -> web.Response:
+    """Records newest first, filtered by State, Language, Name (wildcards * ?), ParentId, then paged by
+    Offset/Limit; ``X-Total-Count`` holds the number of matches before paging."""
+    query = Query(request)
+    records = request.app[SERVICE].list(
+        state=query.state(), language=query.language(), name=query.get_str("Name") or None,
+        parent_id=query.get_str("ParentId"),
+    )
+    offset = query.get_int("Offset") or 0
+    limit = query.get_int("Limit")
+    page = records[offset:] if limit is None else records[offset:offset + limit]
+    return json_response(page, headers={"X-Total-Count": str(len(records))})
+
+
+@routes.get(API + "/tasks/{id}")
+async def get_task(request: web.Request) -> web.Response:
+    """One record; 404 if unknown."""
+    return json_response(request.app[SERVICE].get(request.match_info["id"]))
+
+
+@routes.patch(API + "/tasks/{id}")
+async def rename_task(request: web.Request) -> web.Response:
+    """Set Name and/or Description (blank values refused, 400); the updated record."""
+    body = await parse_body(request, RenameTaskBody)
+    if body.name is None and body.description is None:
+        raise TaskValidationError("Name", "give Name, Description or both")
+    record = await asyncio.shield(request.app[SERVICE].rename(
+        request.match_info["id"], name=body.name, description=body.description))
+    return json_response(record)
+
+
+@routes.delete(API + "/tasks/{id}")
+async def remove_task(request: web.Request) -> web.Response:
+    """204 when removed (with its children); 409 while it or a descendant runs, unless ``Force=true``
+    (which cancels, waits for the end, then removes)."""
+    task_id = request.match_info["id"]
+    force = Query(request).get_bool("Force")
+    if not await asyncio.shield(request.app[SERVICE].remove(task_id, force=force)):
+        raise TaskConflictError(f"Task '{task_id}' or one of its children is still running; "
+                                "cancel it first or pass Force=true.")
+    return web.Response(status=204)
+
+
+@routes.post(API + "/tasks/{id}/start")
+async def start_task(request: web.Request) -> web.Response:
+    """202 + record (Running, or Queued when every slot is busy); 409 unless the task is NotStarted."""
+    service = request.app[SERVICE]
+    task_id = request.match_info["id"]
+    started = await asyncio.shield(service.start(task_id))
+    record = service.get(task_id)
+    if not started:
+        raise TaskConflictError(f"Task '{task_id}' is {record['State']}; only a NotStarted task can start.")
+    return json_response(record, status=202)
+
+
+@routes.post(API + "/tasks/{id}/cancel")
+async def cancel_task(request: web.Request) -> web.Response:
+    """202 + record once the cancel is issued (the task may still be Stopping); 409 if already finished."""
+    service = request.app[SERVICE]
+    task_id = request.match_info["id"]
+    cancelled = await asyncio.shield(service.cancel(task_id))
+    record = service.get(task_id)
+    if not cancelled:
+        raise TaskConflictError(f"Task '{task_id}' is already {record['State']}; there is nothing to cancel.")
+    return json_response(record, status=202)
+
+
+@routes.get(API + "/tasks/{id}/result")
+async def task_result(request: web.Request) -> web.Response:
+    """``{Id, State, Output, Error}``; 409 while the task has not finished."""
+    return json_response(request.app[SERVICE].result(request.match_info["id"]))
+
+
+@routes.get(API + "/tasks/{id}/streams")
+async def task_streams(request: web.Request) -> web.Response:
+    """``{Records: [{Index, Stream, Message, Time}], Next}``: stream records with Index ≥ ``Since``."""
+    since = Query(request).get_int("Since") or 0
+    return json_response(request.app[SERVICE].streams(request.match_info["id"], since=since))
+
+
+@routes.get(API + "/tasks/{id}/wait")
+async def wait_task(request: web.Request) -> web.Response:
+    """The record as soon as the task finishes, or the current one after ``Timeout`` seconds (absent: no
+    limit). The task keeps running either way."""
+    timeout = Query(request).get_float("Timeout")
+    return json_response(await request.app[SERVICE].wait(request.match_info["id"], timeout=timeout))
+
+
+routes.get(API + "/tasks/{id}/events")(task_events)

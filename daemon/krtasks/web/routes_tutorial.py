@@ -1,0 +1,174 @@
+"""The ten GET routes of Kestrun's Tasks tutorial (``--tutorial-routes``; always on in ``krtasks demo``).
+
+Routes, status codes, camelCase keys and task scripts follow the table in
+``shared/reference/kestrun-tasks.md`` so that the tutorial's "Try it" works as written.
+``/tasks/state`` and ``/tasks/list`` return the API's (PascalCase) records, ``/tasks/result`` the raw
+output. Failures answer ``{error}`` or the route's ``{<verb>: false, id}`` body, not problem+json. Query names
+are case-insensitive, as in ASP.NET Core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..errors import TaskConflictError, TaskNotFoundError
+from ..models import Language, TaskSpec
+from .context import SERVICE
+from .inputs import Query
+from .jsonio import json_response
+
+PS_LOOP = """\
+for ($i = 1; $i -le $seconds; $i++) {
+    $TaskProgress.StatusMessage = "Sleeping ($i/$seconds)"
+    $TaskProgress.PercentComplete = [int](($i - 1) * 100 / $seconds)
+    Start-Sleep -Seconds 1
+}
+$TaskProgress.Complete('Completed')
+"""
+
+PS_SCRIPT = PS_LOOP + "'PS task done at ' + (Get-Date).ToString('o')\n"
+"""``/tasks/create/ps``: sleeps ``$seconds`` seconds in 1 s steps with progress, then reports the time."""
+
+PS_RUN_SCRIPT = PS_LOOP + "Get-Date\n"
+"""``/tasks/run/ps``: the same loop, then the current date as the last output."""
+
+CS_SCRIPT = """\
+var step = Convert.ToInt32(total) / 5;
+for (var i = 1; i <= 5; i++)
+{
+    await Task.Delay(step, CancellationToken);
+    TaskProgress.StatusMessage = $"Working {i}/5";
+    TaskProgress.PercentComplete = i * 20;
+}
+return "CS task done at " + DateTime.UtcNow.ToString("o");
+"""
+"""``/tasks/create/cs``: five ``Task.Delay(total / 5)`` steps (cancellable), then reports the UTC time."""
+
+HELLO = "Hello, Tasks World!"
+
+routes = web.RouteTableDef()
+
+
+def _positive_int(request: web.Request, name: str, default: int) -> int:
+    """The query value as an int, ``default`` when missing, unparsable or ≤ 0 (Kestrun's leniency)."""
+    try:
+        value = int(Query(request).get_str(name) or "")
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _required_id(request: web.Request) -> str | None:
+    value = (Query(request).get_str("id") or "").strip()
+    return value or None
+
+
+def _missing_id() -> web.Response:
+    return json_response({"error": "Query parameter 'id' is required."}, status=400)
+
+
+@routes.get("/tasks/create/ps")
+async def create_ps(request: web.Request) -> web.Response:
+    """Create (not start) the PowerShell loop for ``seconds`` (≤ 0 or missing → 2): ``{id, language}``."""
+    seconds = _positive_int(request, "seconds", 2)
+    spec = TaskSpec(code=PS_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds})
+    record = await asyncio.shield(request.app[SERVICE].create(spec))
+    return json_response({"id": record["Id"], "language": Language.POWERSHELL.value})
+
+
+@routes.get("/tasks/create/cs")
+async def create_cs(request: web.Request) -> web.Response:
+    """Create (not start) the C# task for ``ms`` milliseconds (≤ 0 or missing → 1500): ``{id, language}``."""
+    total = _positive_int(request, "ms", 1500)
+    spec = TaskSpec(code=CS_SCRIPT, language=Language.CSHARP, arguments={"total": total})
+    record = await asyncio.shield(request.app[SERVICE].create(spec))
+    return json_response({"id": record["Id"], "language": Language.CSHARP.value})
+
+
+@routes.get("/tasks/start")
+async def start(request: web.Request) -> web.Response:
+    """202 ``{started: true, id}``; 409 ``{started: false, id}`` when unknown or not NotStarted; 400 no id."""
+    task_id = _required_id(request)
+    if task_id is None:
+        return _missing_id()
+    try:
+        started = await asyncio.shield(request.app[SERVICE].start(task_id))
+    except TaskNotFoundError:
+        started = False
+    return json_response({"started": started, "id": task_id}, status=202 if started else 409)
+
+
+@routes.get("/tasks/state")
+async def state(request: web.Request) -> web.Response:
+    """200 the task record; 404 ``{error}`` when unknown; 400 no id."""
+    task_id = _required_id(request)
+    if task_id is None:
+        return _missing_id()
+    try:
+        return json_response(request.app[SERVICE].get(task_id))
+    except TaskNotFoundError as exc:
+        return json_response({"error": exc.detail}, status=404)
+
+
+@routes.get("/tasks/result")
+async def result(request: web.Request) -> web.Response:
+    """200 the raw output; 404 ``{error}`` unknown; 409 ``{error}`` while not finished; 400 no id."""
+    task_id = _required_id(request)
+    if task_id is None:
+        return _missing_id()
+    try:
+        return json_response(request.app[SERVICE].result(task_id)["Output"])
+    except TaskNotFoundError as exc:
+        return json_response({"error": exc.detail}, status=404)
+    except TaskConflictError as exc:
+        return json_response({"error": exc.detail}, status=409)
+
+
+@routes.get("/tasks/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    """202 ``{cancelled: true, id}``; 409 ``{cancelled: false, id}`` when unknown or finished; 400 no id."""
+    task_id = _required_id(request)
+    if task_id is None:
+        return _missing_id()
+    try:
+        cancelled = await asyncio.shield(request.app[SERVICE].cancel(task_id))
+    except TaskNotFoundError:
+        cancelled = False
+    return json_response({"cancelled": cancelled, "id": task_id}, status=202 if cancelled else 409)
+
+
+@routes.get("/tasks/remove")
+async def remove(request: web.Request) -> web.Response:
+    """200 ``{removed: true, id}``; 404 ``{removed: false, id}`` when unknown or still running; 400 no id."""
+    task_id = _required_id(request)
+    if task_id is None:
+        return _missing_id()
+    try:
+        removed = await asyncio.shield(request.app[SERVICE].remove(task_id))
+    except TaskNotFoundError:
+        removed = False
+    return json_response({"removed": removed, "id": task_id}, status=200 if removed else 404)
+
+
+@routes.get("/tasks/list")
+async def list_all(request: web.Request) -> web.Response:
+    """200 every task record, newest first."""
+    return json_response(request.app[SERVICE].list())
+
+
+@routes.get("/tasks/run/ps")
+async def run_ps(request: web.Request) -> web.Response:
+    """Create and start the PowerShell loop for ``seconds`` (≤ 0 or missing → 1): 202 ``{id, started}``."""
+    seconds = _positive_int(request, "seconds", 1)
+    spec = TaskSpec(code=PS_RUN_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds},
+                    auto_start=True)
+    record = await asyncio.shield(request.app[SERVICE].create(spec))
+    return json_response({"id": record["Id"], "started": True}, status=202)
+
+
+@routes.get("/hello")
+async def hello(request: web.Request) -> web.Response:
+    """200 ``text/plain`` greeting."""
+    return web.Response(text=HELLO)
