@@ -17,13 +17,16 @@ public sealed class PowerShellRun : IDisposable
     private readonly PSDataCollection<PSObject> _output = new();
     private readonly StreamSink _sink;
     private readonly TaskProgress _progress;
+    private readonly int _maxOutputItems;
+    private long _droppedOutput;
     private IAsyncResult? _pending;
 
     /// <summary>Prepares the invocation; variables are set on <paramref name="runspace"/> at once.</summary>
     public PowerShellRun(Runspace runspace, string code, IReadOnlyDictionary<string, object?> arguments,
-        string taskId, TaskProgress progress, StreamSink sink)
+        string taskId, TaskProgress progress, StreamSink sink, int maxOutputItems)
     {
         _sink = sink;
+        _maxOutputItems = Math.Max(1, maxOutputItems);
         _progress = progress;
         _ps = PowerShell.Create();
         _ps.Runspace = runspace;
@@ -57,6 +60,15 @@ public sealed class PowerShellRun : IDisposable
 
     private void Hook()
     {
+        // Output beyond the limit is dropped as it arrives (counted), so a flood cannot exhaust memory.
+        _output.DataAdded += (_, e) =>
+        {
+            if (_output.Count > _maxOutputItems)
+            {
+                _output.RemoveAt(e.Index);
+                Interlocked.Increment(ref _droppedOutput);
+            }
+        };
         var s = _ps.Streams;
         s.Error.DataAdded += (_, _) =>
         {
@@ -130,6 +142,9 @@ public sealed class PowerShellRun : IDisposable
             return ErrorInfo.FromPowerShell(ex);
         }
     }
+
+    /// <summary>Output objects dropped because the item limit was reached.</summary>
+    public long DroppedOutput => Interlocked.Read(ref _droppedOutput);
 
     /// <summary>True when the pipeline ended stopped (a stop request or a prompt).</summary>
     public bool WasStopped => _ps.InvocationStateInfo.State == PSInvocationState.Stopped;

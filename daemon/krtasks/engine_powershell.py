@@ -87,9 +87,11 @@ class PowerShellEngine:
 
     language = "PowerShell"
 
-    def __init__(self, pool_size: int, stream_limit: int, output_max_depth: int, output_max_bytes: int) -> None:
+    def __init__(self, pool_size: int, stream_limit: int, output_max_depth: int, output_max_bytes: int,
+                 output_max_items: int) -> None:
         self._pool = RunspacePool(pool_size)
         self._stream_limit = stream_limit
+        self._max_items = output_max_items
         self._depth = output_max_depth
         self._max_bytes = output_max_bytes
 
@@ -107,9 +109,9 @@ class PowerShellEngine:
 
         sink = StreamSink(self._stream_limit)
         runspace = self._pool.take()
-        run = PowerShellRun(runspace, code, arguments, task_id, progress, sink)
+        run = PowerShellRun(runspace, code, arguments, task_id, progress, sink, self._max_items)
         run.Start()
-        return PowerShellExecution(run, runspace, sink, progress, self._depth, self._max_bytes)
+        return PowerShellExecution(run, runspace, sink, progress, self._depth, self._max_bytes, self._max_items)
 
     def close(self) -> None:
         """Release the runspace pool."""
@@ -119,8 +121,10 @@ class PowerShellEngine:
 class PowerShellExecution:
     """One running PowerShell pipeline (see :class:`krtasks.execution.Execution`)."""
 
-    def __init__(self, run: Any, runspace: Any, sink: Any, progress: Any, depth: int, max_bytes: int) -> None:
+    def __init__(self, run: Any, runspace: Any, sink: Any, progress: Any, depth: int, max_bytes: int,
+                 max_items: int) -> None:
         self._run = run
+        self._max_items = max_items
         self._runspace = runspace
         self._sink = sink
         self._progress = progress
@@ -141,6 +145,9 @@ class PowerShellExecution:
         try:
             info = self._run.Finish()
             notes: list[str] = []
+            dropped = int(self._run.DroppedOutput)
+            if dropped:
+                notes.append(f"{dropped} output objects were dropped (limit {self._max_items} objects).")
             output = load_json(self._run.OutputJson(self._depth, self._max_bytes), notes, "output objects")
             notes.extend(dropped_notes(self._sink))
             prompt = None if self._sink.PromptAttempt is None else str(self._sink.PromptAttempt)

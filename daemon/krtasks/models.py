@@ -95,6 +95,7 @@ class ServiceConfig:
     - ``default_timeout_seconds``: applied to tasks without their own TimeoutSeconds (None: no limit).
     - ``stream_limit``: records kept per stream per task; later ones are counted as dropped.
     - ``output_max_bytes`` / ``output_max_depth``: bounds of a task's converted output.
+    - ``output_max_items``: PowerShell output objects kept; later ones are counted as dropped.
     - ``compile_cache_size``: compiled C#/VB scripts kept for reuse when no task holds them.
     """
 
@@ -104,4 +105,5 @@ class ServiceConfig:
     stream_limit: int = 10_000
     output_max_bytes: int = 16 * 1024 * 1024
     output_max_depth: int = 8
+    output_max_items: int = 100_000
     compile_cache_size: int = 128

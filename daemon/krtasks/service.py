@@ -158,7 +158,8 @@ class TaskService:
 
         load_runtime()
         cfg = self.config
-        ps = PowerShellEngine(cfg.max_runspaces, cfg.stream_limit, cfg.output_max_depth, cfg.output_max_bytes)
+        ps = PowerShellEngine(cfg.max_runspaces, cfg.stream_limit, cfg.output_max_depth, cfg.output_max_bytes,
+                              cfg.output_max_items)
         cs = RoslynEngine("CSharp", cfg.compile_cache_size, cfg.stream_limit, cfg.output_max_depth,
                           cfg.output_max_bytes)
         vb = RoslynEngine("VBNet", cfg.compile_cache_size, cfg.stream_limit, cfg.output_max_depth,

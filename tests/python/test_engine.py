@@ -528,3 +528,16 @@ async def test_console_read_never_blocks(svc: TaskService) -> None:
     assert svc.result(done["Id"])["Output"] == "no input"
     done = await run(svc, "[Console]::ReadLine() -eq $null", timeout=20)
     assert svc.result(done["Id"])["Output"] == [True]
+
+
+async def test_huge_powershell_output_is_bounded(runtime: RuntimeInfo) -> None:
+    service = TaskService(ServiceConfig(max_runspaces=1, output_max_items=1000))
+    await service.open()
+    try:
+        done = await run(service, "1..200000")
+        assert done["State"] == "Completed"
+        assert service.result(done["Id"])["Output"] == list(range(1, 1001))
+        notes = [r["Message"] for r in service.streams(done["Id"])["Records"]]
+        assert notes == ["199000 output objects were dropped (limit 1000 objects)."]
+    finally:
+        await service.close()
