@@ -326,7 +326,7 @@ class TaskService:
         except ValueError as exc:
             raise TaskValidationError("Language", str(exc)) from None
 
-    def _validate(self, spec: TaskSpec) -> str:
+    def _validate(self, spec: TaskSpec) -> tuple[str, Language]:
         if not isinstance(spec.code, str) or not spec.code.strip():
             raise TaskValidationError("Code", "must be a non-empty string")
         if spec.id is not None:
@@ -357,9 +357,14 @@ class TaskService:
         for name_field, values in (("ExtraImports", spec.extra_imports), ("ExtraRefs", spec.extra_refs)):
             if any(not isinstance(v, str) or not v.strip() for v in values):
                 raise TaskValidationError(name_field, "must be a list of non-empty strings")
+        language = spec.language if isinstance(spec.language, Language) else self._parse_language(str(spec.language))
+        if language == Language.POWERSHELL and (spec.extra_imports or spec.extra_refs):
+            field_name = "ExtraImports" if spec.extra_imports else "ExtraRefs"
+            raise TaskValidationError(field_name, "applies to CSharp and VBNet code only (PowerShell: use "
+                                                  "Import-Module, Add-Type or 'using' in the script)")
         if spec.parent_id is not None and spec.parent_id != "" and not self.exists(spec.parent_id):
             raise TaskValidationError("ParentId", f"no task with id '{spec.parent_id}'")
-        return task_id
+        return task_id, language
 
     async def create(self, spec: TaskSpec) -> dict[str, Any]:
         """Register a task (NotStarted; started at once with ``auto_start``) and return its record.
@@ -370,8 +375,7 @@ class TaskService:
             TaskConflictError: the id is taken.
             CompileError: the code does not compile/parse; nothing is registered.
         """
-        task_id = self._validate(spec)
-        language = spec.language if isinstance(spec.language, Language) else self._parse_language(str(spec.language))
+        task_id, language = self._validate(spec)
         try:
             arguments_json = json.dumps(spec.arguments, allow_nan=False)
         except (TypeError, ValueError) as exc:

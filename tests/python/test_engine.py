@@ -541,3 +541,30 @@ async def test_huge_powershell_output_is_bounded(runtime: RuntimeInfo) -> None:
         assert notes == ["199000 output objects were dropped (limit 1000 objects)."]
     finally:
         await service.close()
+
+
+async def test_extra_imports_and_refs(svc: TaskService) -> None:
+    done = await run(svc, "PSVersionInfo.PSVersion.ToString()", CS,
+                     extra_imports=["System.Management.Automation"], extra_refs=["System.Management.Automation"])
+    assert svc.result(done["Id"])["Output"] == "7.6.9"
+    with pytest.raises(CompileError) as info:
+        await svc.create(TaskSpec(code="1", language=VB, extra_refs=["No.Such.Assembly"]))
+    assert info.value.diagnostics[0]["Id"] == "KRT0001"
+    with pytest.raises(TaskValidationError) as bad:
+        await svc.create(TaskSpec(code="1", extra_imports=["System.IO"]))
+    assert bad.value.field == "ExtraImports"
+
+
+async def test_service_default_timeout(runtime: RuntimeInfo) -> None:
+    service = TaskService(ServiceConfig(max_runspaces=1, default_timeout_seconds=0.5))
+    await service.open()
+    try:
+        rec = await service.create(TaskSpec(code="Start-Sleep 20"))
+        assert rec["TimeoutSeconds"] == 0.5
+        assert await service.start(rec["Id"])
+        done = await service.wait(rec["Id"], 10)
+        assert done["State"] == "Failed" and done["Error"]["Type"] == "TimeoutException"
+        own = await service.create(TaskSpec(code="'quick'", timeout_seconds=30, auto_start=True))
+        assert (await service.wait(own["Id"], 10))["TimeoutSeconds"] == 30
+    finally:
+        await service.close()
