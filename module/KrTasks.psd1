@@ -8,11 +8,24 @@
     Description          = 'Run ad-hoc PowerShell, C# and VB.NET code as background tasks on a local KrTasks daemon; Kestrun-compatible task cmdlets.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
-    FunctionsToExport    = @()
+    FunctionsToExport    = @(
+        'Add-KrTasks'
+        'Get-KrTask'
+        'Get-KrTaskResult'
+        'Get-KrTaskState'
+        'New-KrTask'
+        'Receive-KrTask'
+        'Remove-KrTask'
+        'Set-KrTaskName'
+        'Start-KrTask'
+        'Stop-KrTask'
+        'Stop-KrTasksDaemon'
+        'Wait-KrTask'
+    )
     CmdletsToExport      = @()
     VariablesToExport    = @()
-    AliasesToExport      = @()
-    FormatsToProcess     = @()
+    AliasesToExport      = @('Add-KrTasksService')
+    FormatsToProcess     = @('KrTasks.Format.ps1xml')
     PrivateData          = @{
         PSData = @{
             Tags       = @('Tasks', 'Jobs', 'Kestrun', 'Roslyn', 'Background')

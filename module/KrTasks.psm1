@@ -1,6 +1,19 @@
 # KrTasks module loader: private helpers first, then one public cmdlet per file.
 Set-StrictMode -Version 3.0
 
+$script:ModuleRoot = $PSScriptRoot
+$script:ModuleVersion = $ExecutionContext.SessionState.Module.Version
+# The connection cmdlets use when -Connection is not given (set by Add-KrTasks).
+$script:DefaultConnection = $null
+# Daemons this session started (pid -> Process): only those are stopped without -Force.
+$script:StartedDaemons = [System.Collections.Generic.Dictionary[int, System.Diagnostics.Process]]::new()
+# Windows only: log files the daemons' output is copied into.
+$script:DaemonLogStreams = [System.Collections.Generic.List[System.IDisposable]]::new()
+# Task states and languages the daemon knows (parameter validation and completion).
+$script:TaskStates = 'NotStarted', 'Queued', 'Running', 'Stopping', 'Completed', 'Failed', 'Stopped'
+$script:FinishedStates = 'Completed', 'Failed', 'Stopped'
+$script:JsonHasDateKind = (Get-Command -Name ConvertFrom-Json).Parameters.ContainsKey('DateKind')
+
 foreach ($folder in 'Private', 'Public') {
     $path = Join-Path $PSScriptRoot $folder
     if (Test-Path $path) {
@@ -9,3 +22,27 @@ foreach ($folder in 'Private', 'Public') {
         }
     }
 }
+
+# -Id (and -ParentId) complete to the connected daemon's task ids, listed with their names.
+$idCompleter = {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    Get-KrTasksIdCompletion -WordToComplete $wordToComplete -FakeBoundParameters $fakeBoundParameters
+}
+$idCommands = 'Get-KrTask', 'Get-KrTaskResult', 'Get-KrTaskState', 'Start-KrTask', 'Stop-KrTask', 'Remove-KrTask',
+'Set-KrTaskName', 'Wait-KrTask', 'Receive-KrTask'
+Register-ArgumentCompleter -CommandName $idCommands -ParameterName 'Id' -ScriptBlock $idCompleter
+Register-ArgumentCompleter -CommandName 'New-KrTask', 'Start-KrTask', 'Get-KrTask' -ParameterName 'ParentId' -ScriptBlock $idCompleter
+
+# A progress object prints as "50% Sleeping (1/2)" inside a record's list view.
+Update-TypeData -TypeName 'KrTasks.TaskProgress' -MemberType ScriptMethod -MemberName 'ToString' -Force -Value {
+    '{0}% {1}' -f $this.PercentComplete, $this.StatusMessage
+}
+
+$ExecutionContext.SessionState.Module.OnRemove = {
+    # Daemons keep running (they are daemons; the next Add-KrTasks reconnects); only free this session's sockets.
+    if ($null -ne $script:DefaultConnection) { $script:DefaultConnection.HttpClient.Dispose() }
+    foreach ($stream in $script:DaemonLogStreams) { $stream.Dispose() }
+}
+
+$public = Get-ChildItem -Path (Join-Path $PSScriptRoot 'Public') -Filter '*.ps1' | ForEach-Object BaseName
+Export-ModuleMember -Function $public -Alias 'Add-KrTasksService'

@@ -1,0 +1,33 @@
+function Get-KrTasksIdCompletion {
+    <#
+    .SYNOPSIS
+        Completion results for -Id: the daemon's task ids whose id or name matches what was typed.
+    .DESCRIPTION
+        Uses -Connection from the command line when given, else the default connection; never
+        starts or connects to a daemon and never writes errors (a completer must stay quiet).
+        The list shows "id (name)"; the tooltip adds the state.
+    #>
+    [CmdletBinding()]
+    param([string] $WordToComplete, [System.Collections.IDictionary] $FakeBoundParameters)
+    $connection = if ($FakeBoundParameters -and $FakeBoundParameters.Contains('Connection')) { $FakeBoundParameters['Connection'] } else { $script:DefaultConnection }
+    if ($null -eq $connection -or $connection.PSObject.TypeNames -notcontains 'KrTasks.Connection') { return }
+    $word = $WordToComplete.Trim([char[]]"'`"")
+    $request = New-KrTasksRequest -Connection $connection -Path 'tasks' -Query @{ Limit = 200 }
+    $cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds(3))
+    try {
+        $response = Read-KrTasksResponse -Response ($connection.HttpClient.SendAsync($request, $cts.Token).GetAwaiter().GetResult())
+    }
+    catch { return }
+    finally { $cts.Dispose(); $request.Dispose() }
+    if (-not $response.Ok) { return }
+    $pattern = [System.Management.Automation.WildcardPattern]::new("$([System.Management.Automation.WildcardPattern]::Escape($word))*", 'IgnoreCase')
+    $namePattern = [System.Management.Automation.WildcardPattern]::new("*$([System.Management.Automation.WildcardPattern]::Escape($word))*", 'IgnoreCase')
+    foreach ($task in @($response.Body)) {
+        $id = [string](Get-KrTasksMember $task 'Id' '')
+        $name = [string](Get-KrTasksMember $task 'Name' '')
+        if (-not $id -or -not ($pattern.IsMatch($id) -or ($word -and $namePattern.IsMatch($name)))) { continue }
+        $text = if ($id -match '^[\w.-]+$') { $id } else { "'" + $id.Replace("'", "''") + "'" }
+        $tooltip = '{0} [{1}]' -f $name, (Get-KrTasksMember $task 'State' '')
+        [System.Management.Automation.CompletionResult]::new($text, "$id ($name)", 'ParameterValue', $tooltip)
+    }
+}

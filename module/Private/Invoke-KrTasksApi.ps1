@@ -1,0 +1,53 @@
+function Invoke-KrTasksApi {
+    <#
+    .SYNOPSIS
+        Sends one request to the daemon and returns the answer (see Read-KrTasksResponse).
+    .DESCRIPTION
+        Error answers become ErrorRecords written through -Caller (the public cmdlet, so the error
+        names it), except the statuses in -Handled, which the caller deals with itself; a 404 for
+        a task (-TargetId) becomes the standard ObjectNotFound error. A request that gets no answer
+        at all is a terminating error of the caller: one clear message instead of one per input.
+        The answer object is returned in every case but the terminating one.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Caller,
+        [Parameter(Mandatory)] $Connection,
+        [string] $Method = 'GET',
+        [Parameter(Mandatory)] [string] $Path,
+        [System.Collections.IDictionary] $Query,
+        [AllowNull()] $Body,
+        [string] $TargetId,
+        [int[]] $Handled = @(),
+        [double] $TimeoutSeconds = 100,
+        [string] $DateKind = 'String'
+    )
+    $request = New-KrTasksRequest -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body
+    $cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds($TimeoutSeconds))
+    try {
+        try {
+            $raw = $Connection.HttpClient.SendAsync($request, $cts.Token).GetAwaiter().GetResult()
+        }
+        catch {
+            $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -Exception $_.Exception -Connection $Connection))
+        }
+        $response = Read-KrTasksResponse -Response $raw -DateKind $DateKind
+    }
+    finally {
+        $cts.Dispose()
+        $request.Dispose()
+    }
+    if (-not $response.Ok -and $response.Status -notin $Handled) {
+        if ($response.Status -eq 404 -and $TargetId) {
+            $Caller.WriteError((New-KrTasksErrorRecord -NotFoundId $TargetId))
+        }
+        elseif ($response.Status -eq 401) {
+            # Nothing else can work with a refused token: stop here with one error.
+            $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $TargetId))
+        }
+        else {
+            $Caller.WriteError((New-KrTasksErrorRecord -Response $response -TargetId $TargetId))
+        }
+    }
+    $response
+}

@@ -1,0 +1,56 @@
+function New-KrTasksHttpClient {
+    <#
+    .SYNOPSIS
+        Creates the HttpClient of one connection, trusting exactly the given certificate.
+    .DESCRIPTION
+        With -CertificatePath the daemon's certificate becomes the only trust anchor
+        (X509ChainPolicy, CustomRootTrust): the chain must end at that certificate and the host
+        name must match its SAN. This is plain property setting, so no script block runs on a
+        .NET thread pool thread (where there is no runspace). Without it the operating system's
+        trust store applies. -SkipCertificateCheck uses .NET's own accept-all validator; only an
+        explicit switch gets there.
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Net.Http.HttpClient])]
+    param(
+        [string] $CertificatePath,
+        [switch] $SkipCertificateCheck,
+        [string] $Token
+    )
+    if ($SkipCertificateCheck) {
+        # A .NET-implemented delegate: unlike a script block it needs no runspace.
+        $handler = [System.Net.Http.HttpClientHandler]::new()
+        $handler.ServerCertificateCustomValidationCallback = [System.Net.Http.HttpClientHandler]::DangerousAcceptAnyServerCertificateValidator
+    }
+    else {
+        $handler = [System.Net.Http.SocketsHttpHandler]::new()
+        $handler.PooledConnectionIdleTimeout = [timespan]::FromMinutes(2)
+        $handler.ConnectTimeout = [timespan]::FromSeconds(10)
+        if ($CertificatePath) {
+            $policy = [System.Security.Cryptography.X509Certificates.X509ChainPolicy]::new()
+            $policy.TrustMode = [System.Security.Cryptography.X509Certificates.X509ChainTrustMode]::CustomRootTrust
+            # A self-signed certificate has no CRL or OCSP endpoint to ask.
+            $policy.RevocationMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
+            $text = [System.IO.File]::ReadAllText($CertificatePath)
+            if ($text.Contains('-----BEGIN')) {
+                $policy.CustomTrustStore.ImportFromPemFile($CertificatePath)
+            }
+            else {
+                [void]$policy.CustomTrustStore.Add([System.Security.Cryptography.X509Certificates.X509CertificateLoader]::LoadCertificateFromFile($CertificatePath))
+            }
+            if ($policy.CustomTrustStore.Count -eq 0) {
+                throw [System.ArgumentException]::new("The file '$CertificatePath' holds no certificate.")
+            }
+            $handler.SslOptions.CertificateChainPolicy = $policy
+        }
+    }
+    $client = [System.Net.Http.HttpClient]::new($handler, $true)
+    # Each request carries its own timeout (long polls of Wait-KrTask need more than the default).
+    $client.Timeout = [System.Threading.Timeout]::InfiniteTimeSpan
+    $client.DefaultRequestHeaders.Accept.ParseAdd('application/json')
+    $client.DefaultRequestHeaders.UserAgent.ParseAdd("KrTasks-PowerShell/$($script:ModuleVersion)")
+    if ($Token) {
+        $client.DefaultRequestHeaders.Authorization = [System.Net.Http.Headers.AuthenticationHeaderValue]::new('Bearer', $Token)
+    }
+    $client
+}

@@ -1,0 +1,30 @@
+function Resolve-KrTasksConnection {
+    <#
+    .SYNOPSIS
+        The connection a cmdlet uses: -Connection, else the module's default, else a daemon already
+        running in the default state dir (connected to quietly). Otherwise a terminating error of
+        the caller that says how to start one.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Caller,
+        [AllowNull()] $Connection
+    )
+    if ($null -ne $Connection) {
+        if ($Connection.PSObject.TypeNames -notcontains 'KrTasks.Connection') {
+            $ex = [System.ArgumentException]::new('-Connection takes the object that Add-KrTasks -PassThru returns.')
+            $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.InvalidConnection', 'InvalidArgument', $Connection))
+        }
+        return $Connection
+    }
+    if ($null -ne $script:DefaultConnection) { return $script:DefaultConnection }
+    # A daemon someone already started (krtasks serve, another session) is used as-is; never start one implicitly.
+    $found = Connect-KrTasksLocalDaemon -StateDir (Get-KrTasksDefaultStateDir)
+    if ($null -ne $found) {
+        $script:DefaultConnection = $found
+        return $found
+    }
+    $message = 'No KrTasks daemon is connected. Run Add-KrTasks to start one (or to connect to a running daemon with -Uri and -Token), then retry.'
+    $ex = [System.InvalidOperationException]::new($message)
+    $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.NotConnected', 'ConnectionError', $null))
+}

@@ -1,0 +1,103 @@
+function Start-KrTasksDaemonProcess {
+    <#
+    .SYNOPSIS
+        Starts `krtasks serve` for a state dir, detached from this session, and waits until it
+        answers; returns the connection to it.
+    .DESCRIPTION
+        The daemon outlives the session (it is a daemon: the next Add-KrTasks connects to it), so
+        its output goes to <state dir>/daemon.log rather than to a pipe this session would have to
+        drain. On Unix /bin/sh redirects and then execs the CLI (setsid, when present, takes it out
+        of the terminal's session so closing the terminal does not hang it up); the pid stays the
+        daemon's. On Windows the output is copied to the log by .NET (no script block involved).
+        Readiness: /health answers at the URL of the ready line or of a fresh daemon.json.
+        Failures are terminating errors of -Caller that quote the end of the log.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Caller,
+        [Parameter(Mandatory)] [string] $StateDir,
+        [int] $Port,
+        [int] $MaxRunspaces,
+        [double] $TimeoutSeconds = 60
+    )
+    $cli = Find-KrTasksCli
+    if (-not $cli) {
+        $ex = [System.Management.Automation.CommandNotFoundException]::new('Cannot find the krtasks daemon executable: set $env:KRTASKS_CLI, put krtasks on PATH, or build the repository (dotnet pwsh ./build.ps1) so that .venv/bin/krtasks exists.')
+        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CliNotFound', 'ObjectNotFound', 'krtasks'))
+    }
+    $null = New-Item -ItemType Directory -Path $StateDir -Force
+    $log = Join-Path $StateDir 'daemon.log'
+    $arguments = [System.Collections.Generic.List[string]]::new()
+    $arguments.AddRange([string[]]@('serve', '--state-dir', $StateDir))
+    if ($Port) { $arguments.AddRange([string[]]@('--port', [string]$Port)) }
+    if ($MaxRunspaces) { $arguments.AddRange([string[]]@('--max-runspaces', [string]$MaxRunspaces)) }
+
+    if ($IsWindows) {
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($cli)
+        foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardError = $true
+        $psi.RedirectStandardInput = $true
+        $psi.CreateNoWindow = $true
+    }
+    else {
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
+        $psi.ArgumentList.Add('-c')
+        $psi.ArgumentList.Add('exec "$@" >"$KRTASKS_DAEMON_LOG" 2>&1 </dev/null')
+        $psi.ArgumentList.Add('krtasks')
+        $setsid = Get-Command -Name 'setsid' -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+        if ($setsid) { $psi.ArgumentList.Add($setsid.Source) }
+        $psi.ArgumentList.Add($cli)
+        foreach ($a in $arguments) { $psi.ArgumentList.Add($a) }
+        $psi.Environment['KRTASKS_DAEMON_LOG'] = $log
+    }
+    $psi.UseShellExecute = $false
+    $psi.Environment['PYTHONUNBUFFERED'] = '1'
+    Write-Verbose "Starting $cli $($arguments -join ' ') (log: $log)"
+    $launchedAt = [datetime]::UtcNow
+    $process = [System.Diagnostics.Process]::Start($psi)
+    if ($IsWindows) {
+        $stream = [System.IO.FileStream]::new($log, 'Create', 'Write', 'ReadWrite')
+        # Two copies write into one file: the synchronized wrapper serialises them.
+        $shared = [System.IO.Stream]::Synchronized($stream)
+        $null = $process.StandardOutput.BaseStream.CopyToAsync($shared)
+        $null = $process.StandardError.BaseStream.CopyToAsync($shared)
+        $script:DaemonLogStreams.Add($stream)
+    }
+    $script:StartedDaemons[$process.Id] = $process
+
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    $lastError = $null
+    while ($watch.Elapsed.TotalSeconds -lt $TimeoutSeconds) {
+        if ($process.HasExited) {
+            $null = $script:StartedDaemons.Remove($process.Id)
+            $tail = Get-KrTasksLogTail -Path $log
+            $ex = [System.InvalidOperationException]::new("The KrTasks daemon exited during start-up (exit code $($process.ExitCode)). Its log ($log) ends with:$([Environment]::NewLine)$tail")
+            $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.DaemonStartFailed', 'OpenError', $StateDir))
+        }
+        $info = Read-KrTasksDaemonInfo -StateDir $StateDir
+        $fresh = $null -ne $info -and (
+            [int](Get-KrTasksMember $info 'Pid' 0) -eq $process.Id -or
+            [System.IO.File]::GetLastWriteTimeUtc((Join-Path $StateDir 'daemon.json')) -ge $launchedAt.AddSeconds(-1))
+        if ($fresh) {
+            $connection = Connect-KrTasksLocalDaemon -StateDir $StateDir -DaemonInfo $info -LogPath $log
+            if ($null -ne $connection) {
+                $connection.StartedBySession = $true
+                if ($connection.Pid -ne $process.Id) {
+                    # A launcher (Windows krtasks.exe) runs the daemon as its child: remember both.
+                    $script:StartedDaemons[[int]$connection.Pid] = $process
+                }
+                Write-Verbose "KrTasks daemon $($connection.Version) answers at $($connection.Uri) after $([int]$watch.Elapsed.TotalMilliseconds) ms."
+                return $connection
+            }
+            $lastError = 'daemon.json is there but /health does not answer yet'
+        }
+        Start-Sleep -Milliseconds 200
+    }
+    # Not ready in time: do not leave a half-started daemon behind.
+    try { $process.Kill($true) } catch { Write-Verbose "Kill failed: $($_.Exception.Message)" }
+    $null = $script:StartedDaemons.Remove($process.Id)
+    $tail = Get-KrTasksLogTail -Path $log
+    $ex = [System.TimeoutException]::new("The KrTasks daemon did not answer within $TimeoutSeconds s ($lastError); it was stopped. Its log ($log) ends with:$([Environment]::NewLine)$tail")
+    $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.DaemonStartTimeout', 'OperationTimeout', $StateDir))
+}

@@ -1,0 +1,109 @@
+function Receive-KrTask {
+    <#
+    .SYNOPSIS
+        Gets what a task produced: its stream records on the matching streams, then its output.
+    .DESCRIPTION
+        Writes the task's Error, Warning, Verbose, Debug and Information records to this
+        session's error, warning, verbose, debug and information streams (your preference
+        variables and -Verbose/-Debug/-InformationAction decide what shows), then outputs the
+        task's result once it has finished. A failed task's exception is written as a last
+        error (its category kept).
+
+        As Receive-Job, what was received is consumed: the next Receive-KrTask for the same task
+        (in this connection) writes only newer records and no output again. -Keep leaves
+        everything to be received again. A task that has not finished yet gives the records so
+        far and no output; -Wait waits for it to finish, writing records as they come and
+        showing its progress.
+    .PARAMETER Id
+        The id of the task; from the pipeline as strings or by property name.
+    .PARAMETER Keep
+        Do not consume: the next Receive-KrTask gets the same records and output again.
+    .PARAMETER Wait
+        Wait until the task has finished, writing its records as they arrive.
+    .PARAMETER Connection
+        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+    .EXAMPLE
+        $id = Start-KrTask -ScriptBlock { Write-Warning 'careful'; Write-Verbose 'details' -Verbose; 'result' }
+        Receive-KrTask -Id $id -Wait -Verbose
+
+        Writes the warning and the verbose message, then outputs 'result'.
+    .EXAMPLE
+        $id = Start-KrTask -ScriptBlock { Write-Error 'bad input'; 42 }
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        $value = Receive-KrTask -Id $id -Keep -ErrorVariable taskErrors -ErrorAction SilentlyContinue
+        "$value / $($taskErrors.Count) error(s)"
+
+        Collects the task's errors in a variable and its output in another, keeping both for later.
+    .INPUTS
+        System.String, or any object with an Id property.
+    .OUTPUTS
+        The task's output objects.
+    .LINK
+        Wait-KrTask
+    .LINK
+        Get-KrTaskResult
+    #>
+    [CmdletBinding()]
+    [OutputType([object])]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [ValidateNotNullOrEmpty()]
+        [string[]] $Id,
+
+        [switch] $Keep,
+
+        [switch] $Wait,
+
+        [PSTypeName('KrTasks.Connection')]
+        [psobject] $Connection
+    )
+    process {
+        $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
+        foreach ($taskId in $Id) {
+            $state = $null
+            if (-not $conn.Received.TryGetValue($taskId, [ref]$state)) {
+                $state = [pscustomobject]@{ Next = 0; OutputTaken = $false }
+            }
+            $cursor = if ($Keep) { 0 } else { $state.Next }
+            $progressId = Get-Random -Minimum 100000 -Maximum 900000
+            $record = $null
+            $known = $true
+            try {
+                while ($true) {
+                    $streams = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'streams') -Query @{ Since = $cursor } -TargetId $taskId
+                    if (-not $streams.Ok) { $known = $false; break }
+                    foreach ($item in @(Get-KrTasksMember $streams.Body 'Records' @())) {
+                        Write-KrTasksStreamRecord -Caller $PSCmdlet -Record $item -TaskId $taskId
+                    }
+                    $cursor = [int](Get-KrTasksMember $streams.Body 'Next' $cursor)
+                    if (-not $Wait) { break }
+                    if ($null -ne $record -and $record.State -in $script:FinishedStates) { break }
+                    # Hold until the task finishes or a second passes, then fetch the new records.
+                    $polled = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'wait') -Query @{ Timeout = 1 } -TargetId $taskId -TimeoutSeconds 40
+                    if (-not $polled.Ok) { $known = $false; break }
+                    $record = ConvertTo-KrTaskRecord $polled.Body
+                    # One more pass reads the records written up to the end.
+                    if ($record.State -notin $script:FinishedStates) { Write-KrTasksProgress -Record $record -ProgressId $progressId }
+                }
+            }
+            finally {
+                if ($Wait) { Write-Progress -Id $progressId -Activity 'KrTasks' -Completed }
+            }
+            if (-not $known) { continue }
+            if (-not $Keep) {
+                $state.Next = $cursor
+                $conn.Received[$taskId] = $state
+            }
+            if ($state.OutputTaken -and -not $Keep) { continue }
+            $result = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'result') -TargetId $taskId -Handled 409 -DateKind Default
+            if (-not $result.Ok) { continue }
+            $failure = ConvertTo-KrTaskError (Get-KrTasksMember $result.Body 'Error')
+            if ($null -ne $failure) {
+                $PSCmdlet.WriteError((New-KrTasksTaskErrorRecord -TaskError $failure -TaskId $taskId))
+            }
+            $output = Get-KrTasksMember $result.Body 'Output'
+            if (-not $Keep) { $state.OutputTaken = $true }
+            if ($null -ne $output) { $output | Write-Output }
+        }
+    }
+}

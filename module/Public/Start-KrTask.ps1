@@ -1,0 +1,155 @@
+function Start-KrTask {
+    <#
+    .SYNOPSIS
+        Starts tasks that were created with New-KrTask, or creates and starts a task in one go.
+    .DESCRIPTION
+        With -Id, starts each task (it runs at once or waits in the daemon's queue) and returns
+        $true, or $false when the task does not exist or is not in the NotStarted state (as
+        Kestrun's Start-KrTask); both cases also write an error. Ids come from the pipeline too:
+        strings, or objects with an Id property such as the records of Get-KrTask.
+
+        With -ScriptBlock, -Code or -CodeFilePath it is the one-shot: it creates the task (see
+        New-KrTask, same parameters) and starts it, returning the new id.
+    .PARAMETER Id
+        The id of the task to start. With the one-shot parameter sets: the id for the new task.
+    .PARAMETER ScriptBlock
+        One-shot: PowerShell code for a new task (see New-KrTask).
+    .PARAMETER Code
+        One-shot: code text for a new task, in -Language.
+    .PARAMETER Language
+        One-shot: the language of -Code: PowerShell (default), CSharp or VBNet.
+    .PARAMETER CodeFilePath
+        One-shot: a .ps1, .cs or .vb file with the code of a new task.
+    .PARAMETER Name
+        One-shot: the new task's display name.
+    .PARAMETER Description
+        One-shot: the new task's description.
+    .PARAMETER Arguments
+        One-shot: named values the code sees as variables.
+    .PARAMETER TimeoutSeconds
+        One-shot: stop the new task when it runs longer than this (seconds).
+    .PARAMETER ParentId
+        One-shot: the id of the new task's parent task.
+    .PARAMETER ExtraImports
+        One-shot: extra namespaces for C# or VB code.
+    .PARAMETER ExtraRefs
+        One-shot: extra assemblies (names or DLL paths) for C# or VB code.
+    .PARAMETER PassThru
+        One-shot: output the new task's record instead of its id.
+    .PARAMETER Connection
+        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+    .EXAMPLE
+        $id = New-KrTask -ScriptBlock { 'hello' }
+        Start-KrTask -Id $id
+
+        Starts a task; outputs True.
+    .EXAMPLE
+        $id = Start-KrTask -ScriptBlock { param($n) 1..$n | ForEach-Object { $_ * $_ } } -Arguments @{ n = 3 }
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        The one-shot: creates and starts a task, then reads its result (1, 4, 9).
+    .EXAMPLE
+        Get-KrTask -StateFilter NotStarted | Start-KrTask -WhatIf
+
+        Shows which tasks would be started.
+    .INPUTS
+        System.String, or any object with an Id property (KrTasks.Task).
+    .OUTPUTS
+        System.Boolean with -Id; System.String (the new id) or KrTasks.Task for the one-shot.
+    .LINK
+        New-KrTask
+    .LINK
+        Wait-KrTask
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Id', SupportsShouldProcess, ConfirmImpact = 'Low')]
+    [OutputType([bool], [string])]
+    [OutputType('KrTasks.Task')]
+    param(
+        [Parameter(Mandatory, Position = 0, ParameterSetName = 'Id', ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateNotNullOrEmpty()]
+        [string[]] $Id,
+
+        [Parameter(Mandatory, Position = 0, ParameterSetName = 'ScriptBlock')]
+        [scriptblock] $ScriptBlock,
+
+        [Parameter(Mandatory, ParameterSetName = 'Code')]
+        [Alias('CodeBlock')]
+        [ValidateNotNullOrEmpty()]
+        [string] $Code,
+
+        [Parameter(ParameterSetName = 'Code')]
+        [ValidateSet('PowerShell', 'CSharp', 'VBNet')]
+        [string] $Language = 'PowerShell',
+
+        [Parameter(Mandatory, ParameterSetName = 'CodeFilePath')]
+        [ValidateNotNullOrEmpty()]
+        [string] $CodeFilePath,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [string] $Name,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [string] $Description,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [hashtable] $Arguments,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateRange(0.001, [double]::MaxValue)]
+        [double] $TimeoutSeconds,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [string] $ParentId,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [string[]] $ExtraImports,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [string[]] $ExtraRefs,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [switch] $PassThru,
+
+        [PSTypeName('KrTasks.Connection')]
+        [psobject] $Connection
+    )
+    process {
+        $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
+        if ($PSCmdlet.ParameterSetName -ne 'Id') {
+            if (-not $PSCmdlet.ShouldProcess("new task on $($conn.Uri)", 'Create and start')) { return }
+            $splat = @{}
+            foreach ($key in $PSBoundParameters.Keys) {
+                if ($key -notin 'WhatIf', 'Confirm', 'Connection') { $splat[$key] = $PSBoundParameters[$key] }
+            }
+            if ($splat.ContainsKey('Id')) { $splat.Id = $Id[0] }
+            New-KrTask @splat -AutoStart -Connection $conn -Confirm:$false
+            return
+        }
+        foreach ($taskId in $Id) {
+            if (-not $PSCmdlet.ShouldProcess($taskId, 'Start task')) { continue }
+            $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Method POST -Path (Get-KrTasksTaskPath $taskId 'start') -TargetId $taskId
+            # 409 (not NotStarted) and 404 were written as errors; Kestrun's answer is $false.
+            $response.Ok
+        }
+    }
+}
