@@ -2,7 +2,8 @@
 Set-StrictMode -Version 3.0
 
 $script:ModuleRoot = $PSScriptRoot
-$script:ModuleVersion = $ExecutionContext.SessionState.Module.Version
+# The manifest's version is not applied yet while the .psm1 runs, so read it from the file.
+$script:ModuleVersion = (Import-PowerShellDataFile -Path (Join-Path $PSScriptRoot 'KrTasks.psd1')).ModuleVersion
 # The connection cmdlets use when -Connection is not given (set by Add-KrTasks).
 $script:DefaultConnection = $null
 # Daemons this session started (pid -> Process): only those are stopped without -Force.

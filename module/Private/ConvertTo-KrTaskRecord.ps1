@@ -29,7 +29,7 @@ function ConvertTo-KrTaskRecord {
             SecondsRemaining = Get-KrTasksMember $progress 'SecondsRemaining'
         }
         $record.ParentId = [string](Get-KrTasksMember $InputObject 'ParentId' '')
-        $record.ChildrenId = [string[]]@(Get-KrTasksMember $InputObject 'ChildrenId' @())
+        $record.ChildrenId = [string[]]@(Get-KrTasksMember $InputObject 'ChildrenId')
         $record.TimeoutSeconds = Get-KrTasksMember $InputObject 'TimeoutSeconds'
         $record.Error = ConvertTo-KrTaskError (Get-KrTasksMember $InputObject 'Error')
         foreach ($property in $InputObject.PSObject.Properties) {

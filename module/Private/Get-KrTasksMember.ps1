@@ -4,7 +4,8 @@ function Get-KrTasksMember {
         Reads a member of a parsed JSON object (or dictionary) under strict mode, with a default.
     .DESCRIPTION
         Set-StrictMode makes a missing property an error; daemon answers and problems may omit
-        optional fields, so every optional read goes through here. Arrays come back whole.
+        optional fields, so every optional read goes through here. Like any command it unrolls an
+        array value and outputs nothing for $null: wrap it in @() where a list is expected.
     #>
     [CmdletBinding()]
     param(
@@ -12,17 +13,15 @@ function Get-KrTasksMember {
         [Parameter(Mandatory, Position = 1)] [string] $Name,
         [Parameter(Position = 2)] [AllowNull()] $Default = $null
     )
-    if ($null -eq $InputObject) { return $Default }
     $value = $Default
-    if ($InputObject -is [System.Collections.IDictionary]) {
-        if ($InputObject.Contains($Name)) { $value = $InputObject[$Name] }
+    if ($null -ne $InputObject) {
+        if ($InputObject -is [System.Collections.IDictionary]) {
+            if ($InputObject.Contains($Name)) { $value = $InputObject[$Name] }
+        }
+        elseif ($InputObject -isnot [string]) {
+            $property = $InputObject.PSObject.Properties[$Name]
+            if ($null -ne $property) { $value = $property.Value }
+        }
     }
-    else {
-        $property = $InputObject.PSObject.Properties[$Name]
-        if ($null -ne $property) { $value = $property.Value }
-    }
-    if ($null -eq $value) { return $null }
-    # The unary comma keeps an array from being unrolled into the pipeline.
-    if ($value -is [array]) { return , $value }
-    $value
+    if ($null -ne $value) { $value }
 }

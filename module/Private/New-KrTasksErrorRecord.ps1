@@ -33,7 +33,7 @@ function New-KrTasksErrorRecord {
             if (-not $detail) { $detail = Get-KrTasksMember $problem 'title' }
             if (-not $detail) { $detail = "The KrTasks daemon answered HTTP $status." }
             if ($problem -is [string] -and $problem.Trim()) { $detail = $problem.Trim() }
-            $diagnostics = @(Get-KrTasksMember $problem 'diagnostics' @())
+            $diagnostics = @(Get-KrTasksMember $problem 'diagnostics')
             if ($diagnostics.Count -gt 0) {
                 $lines = foreach ($d in $diagnostics) {
                     $line = Get-KrTasksMember $d 'Line'

@@ -16,8 +16,8 @@ function Start-KrTasksDaemonProcess {
     param(
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Caller,
         [Parameter(Mandatory)] [string] $StateDir,
-        [int] $Port,
-        [int] $MaxRunspaces,
+        [AllowNull()] [Nullable[int]] $Port,
+        [AllowNull()] [Nullable[int]] $MaxRunspaces,
         [double] $TimeoutSeconds = 60
     )
     $cli = Find-KrTasksCli
@@ -29,8 +29,8 @@ function Start-KrTasksDaemonProcess {
     $log = Join-Path $StateDir 'daemon.log'
     $arguments = [System.Collections.Generic.List[string]]::new()
     $arguments.AddRange([string[]]@('serve', '--state-dir', $StateDir))
-    if ($Port) { $arguments.AddRange([string[]]@('--port', [string]$Port)) }
-    if ($MaxRunspaces) { $arguments.AddRange([string[]]@('--max-runspaces', [string]$MaxRunspaces)) }
+    if ($null -ne $Port) { $arguments.AddRange([string[]]@('--port', [string]$Port)) }
+    if ($null -ne $MaxRunspaces) { $arguments.AddRange([string[]]@('--max-runspaces', [string]$MaxRunspaces)) }
 
     if ($IsWindows) {
         $psi = [System.Diagnostics.ProcessStartInfo]::new($cli)

@@ -23,8 +23,9 @@ function Add-KrTasks {
         daemon's default, $env:KRTASKS_STATE_DIR or the user's data directory
         (~/.local/share/krtasks on Linux).
     .PARAMETER Port
-        The TCP port a newly started daemon listens on (loopback). Default: the daemon's default
-        ($env:PORT, else 5000). Ignored, with a warning, when a daemon already runs for the state dir.
+        The TCP port a newly started daemon listens on (loopback); 0 lets it pick a free port.
+        Default: the daemon's default ($env:PORT, else 5000). Ignored, with a warning, when a daemon
+        already runs for the state dir.
     .PARAMETER MaxRunspaces
         How many tasks a newly started daemon runs at once (at least 1; the daemon's default is 8);
         further started tasks wait in its queue.
@@ -74,7 +75,7 @@ function Add-KrTasks {
         [string] $StateDir,
 
         [Parameter(ParameterSetName = 'Local')]
-        [ValidateRange(1, 65535)]
+        [ValidateRange(0, 65535)]
         [int] $Port,
 
         [Parameter(ParameterSetName = 'Local')]
@@ -138,7 +139,7 @@ function Add-KrTasks {
         $connection = Connect-KrTasksLocalDaemon -StateDir $dir
         if ($null -ne $connection) {
             Write-Verbose "A KrTasks daemon already answers for $dir at $($connection.Uri); connecting to it."
-            if ($PSBoundParameters.ContainsKey('Port') -and $connection.Uri.Port -ne $Port) {
+            if ($PSBoundParameters.ContainsKey('Port') -and $Port -ne 0 -and $connection.Uri.Port -ne $Port) {
                 Write-Warning "A KrTasks daemon already runs for $dir on port $($connection.Uri.Port); connected to it instead of starting one on port $Port."
             }
             if ($PSBoundParameters.ContainsKey('MaxRunspaces')) {
@@ -146,7 +147,10 @@ function Add-KrTasks {
             }
         }
         else {
-            $connection = Start-KrTasksDaemonProcess -Caller $PSCmdlet -StateDir $dir -Port $Port -MaxRunspaces $MaxRunspaces -TimeoutSeconds $StartTimeoutSeconds
+            $start = @{ Caller = $PSCmdlet; StateDir = $dir; TimeoutSeconds = $StartTimeoutSeconds }
+            if ($PSBoundParameters.ContainsKey('Port')) { $start.Port = $Port }
+            if ($PSBoundParameters.ContainsKey('MaxRunspaces')) { $start.MaxRunspaces = $MaxRunspaces }
+            $connection = Start-KrTasksDaemonProcess @start
         }
     }
 

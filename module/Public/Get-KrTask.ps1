@@ -94,8 +94,8 @@ function Get-KrTask {
 
         # One value of a filter goes to the daemon; several are applied here.
         $query = [ordered]@{}
-        if (@($StateFilter).Count -eq 1) { $query.State = $StateFilter[0] }
-        if (@($Language).Count -eq 1) { $query.Language = $Language[0] }
+        if ($StateFilter -and $StateFilter.Count -eq 1) { $query.State = $StateFilter[0] }
+        if ($Language -and $Language.Count -eq 1) { $query.Language = $Language[0] }
         if ($ParentId) { $query.ParentId = $ParentId }
         $patterns = @(foreach ($n in $Name) { [System.Management.Automation.WildcardPattern]::new($n, 'IgnoreCase') })
         $pageSize = 500

@@ -47,9 +47,7 @@ function Get-KrTaskResult {
                 continue
             }
             if (-not $response.Ok) { continue }
-            $output = Get-KrTasksMember $response.Body 'Output'
-            # Enumerate: a PowerShell task's output is a list of objects.
-            if ($null -ne $output) { $output | Write-Output }
+            Write-KrTasksOutput -Body $response.Body
         }
     }
 }

@@ -70,12 +70,17 @@ function Receive-KrTask {
             $known = $true
             try {
                 while ($true) {
-                    $streams = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'streams') -Query @{ Since = $cursor } -TargetId $taskId
-                    if (-not $streams.Ok) { $known = $false; break }
-                    foreach ($item in @(Get-KrTasksMember $streams.Body 'Records' @())) {
-                        Write-KrTasksStreamRecord -Caller $PSCmdlet -Record $item -TaskId $taskId
-                    }
-                    $cursor = [int](Get-KrTasksMember $streams.Body 'Next' $cursor)
+                    # The daemon pages stream records: read until a page comes back empty.
+                    do {
+                        $streams = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'streams') -Query @{ Since = $cursor } -TargetId $taskId
+                        if (-not $streams.Ok) { $known = $false; break }
+                        $items = @(Get-KrTasksMember $streams.Body 'Records')
+                        foreach ($item in $items) {
+                            Write-KrTasksStreamRecord -Caller $PSCmdlet -Record $item -TaskId $taskId
+                        }
+                        $cursor = [int](Get-KrTasksMember $streams.Body 'Next' $cursor)
+                    } while ($items.Count -gt 0)
+                    if (-not $known) { break }
                     if (-not $Wait) { break }
                     if ($null -ne $record -and $record.State -in $script:FinishedStates) { break }
                     # Hold until the task finishes or a second passes, then fetch the new records.
@@ -101,9 +106,8 @@ function Receive-KrTask {
             if ($null -ne $failure) {
                 $PSCmdlet.WriteError((New-KrTasksTaskErrorRecord -TaskError $failure -TaskId $taskId))
             }
-            $output = Get-KrTasksMember $result.Body 'Output'
             if (-not $Keep) { $state.OutputTaken = $true }
-            if ($null -ne $output) { $output | Write-Output }
+            Write-KrTasksOutput -Body $result.Body
         }
     }
 }

@@ -96,7 +96,7 @@ function Wait-KrTask {
                 }
                 # Block in short steps so Ctrl+C and the timeout are noticed promptly.
                 $tasks = [System.Threading.Tasks.Task[]]@($waiting | ForEach-Object Pending)
-                $step = [int][math]::Max(1, [math]::Min(250, $remaining * 1000))
+                $step = [int][math]::Max(1.0, [math]::Min(250.0, $remaining * 1000))
                 $null = [System.Threading.Tasks.Task]::WaitAny($tasks, $step)
                 foreach ($s in $waiting) {
                     if (-not $s.Pending.IsCompleted) { continue }
