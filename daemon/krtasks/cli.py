@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,12 +17,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from . import __version__
-from .logconfig import configure_logging
 from .statedir import (
     CERT_FILE,
     StateDirError,
@@ -33,7 +33,6 @@ from .statedir import (
     read_lock_owner,
     remove_daemon_info,
 )
-from .tls import CertificateError, client_context
 
 DEFAULT_PORT = 5000
 
@@ -132,17 +131,30 @@ def demo(host: str, port: int, state_dir: Path | None, max_runspaces: int, log_l
     return _run_daemon(settings, log_level, log_format)
 
 
-def _run_daemon(settings: Any, log_level: str, log_format: str) -> int:
+def _run_daemon(settings: Any, log_level: str, log_format: str) -> NoReturn:
+    # Imported here so that the light commands (token, status, stop, --help) start fast.
+    from .logconfig import configure_logging
     from .runtime import RuntimeNotAvailableError
     from .server import DaemonStartError, run
+    from .tls import CertificateError
 
     configure_logging(log_level, log_format)
     state_dir = _resolve_state_dir(settings.state_dir)
     try:
-        return run(settings, state_dir)
+        code = run(settings, state_dir)
     except (StateDirError, CertificateError, DaemonStartError, RuntimeNotAvailableError) as exc:
         click.echo(f"krtasks: error: {exc}", err=True)
-        return 1
+        code = 1
+    except Exception:
+        logging.getLogger("krtasks").exception("The daemon failed")
+        code = 1
+    # Shutdown is complete (tasks ended or abandoned, daemon.json removed, lock released): leave now instead
+    # of letting the interpreter join its worker threads, since an abandoned task's code (or Roslyn's
+    # warm-up) may still be running in .NET on one of them and would keep the process alive.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @cli.command()
@@ -160,6 +172,8 @@ def token(state_dir: Path | None) -> int:
 
 def _health(url: str, cert_file: Path, timeout: float = 3.0) -> dict[str, Any] | None:
     """GET ``url``/api/v1/health trusting only ``cert_file``; the JSON answer, or None if none came."""
+    from .tls import client_context
+
     try:
         ctx = client_context(cert_file)
         with urllib.request.urlopen(url + "/api/v1/health", timeout=timeout, context=ctx) as resp:
