@@ -22,6 +22,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__
+from .retention import parse_duration
 from .statedir import (
     CERT_FILE,
     StateDirError,
@@ -63,6 +64,13 @@ def _log_options(func: F) -> F:
                         default="info", show_default=True, help="Least severe log level shown.")(func)
 
 
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _resolve_state_dir(state_dir: Path | None) -> Path:
     return (state_dir or default_state_dir()).expanduser().resolve()
 
@@ -91,11 +99,19 @@ def cli() -> None:
               help="Seconds a cancelled task may take to end (on cancel and at shutdown).")
 @click.option("--max-body-bytes", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
               help="Largest request body accepted; larger ones get 413.")
+@click.option("--retention", default="24h", show_default=True, callback=_duration,
+              help="Remove finished tasks this long after they completed (seconds, or e.g. 90m, 24h, 7d; "
+                   "0 keeps them forever).")
+@click.option("--max-finished", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Keep at most this many finished tasks, removing the oldest first (0: unlimited).")
+@click.option("--reset-store", is_flag=True,
+              help="Move the task store (tasks.db in the state dir) aside, renamed with a UTC timestamp, and "
+                   "start empty; for a store refused as unreadable, corrupt or too new.")
 @_log_options
 @_version_option()
 def serve(host: str, port: int, state_dir: Path | None, max_runspaces: int, cert_file: Path | None,
           key_file: Path | None, auth: str, tutorial_routes: bool, stop_grace: float, max_body_bytes: int,
-          log_level: str, log_format: str) -> int:
+          retention: float, max_finished: int, reset_store: bool, log_level: str, log_format: str) -> int:
     """Run the daemon in the foreground (HTTPS API v1; Ctrl-C or SIGTERM stops it)."""
     from .server import ServeSettings, is_loopback
 
@@ -105,7 +121,8 @@ def serve(host: str, port: int, state_dir: Path | None, max_runspaces: int, cert
         raise click.UsageError(f"--auth none is only allowed on a loopback host, not '{host}'")
     settings = ServeSettings(host=host, port=port, state_dir=state_dir, max_runspaces=max_runspaces,
                              cert_file=cert_file, key_file=key_file, auth=auth, tutorial_routes=tutorial_routes,
-                             stop_grace_seconds=stop_grace, max_body_bytes=max_body_bytes)
+                             stop_grace_seconds=stop_grace, max_body_bytes=max_body_bytes,
+                             retention_seconds=retention, max_finished=max_finished, reset_store=reset_store)
     return _run_daemon(settings, log_level, log_format)
 
 
@@ -136,13 +153,14 @@ def _run_daemon(settings: Any, log_level: str, log_format: str) -> NoReturn:
     from .logconfig import configure_logging
     from .runtime import RuntimeNotAvailableError
     from .server import DaemonStartError, run
+    from .store import StoreError
     from .tls import CertificateError
 
     configure_logging(log_level, log_format)
     state_dir = _resolve_state_dir(settings.state_dir)
     try:
         code = run(settings, state_dir)
-    except (StateDirError, CertificateError, DaemonStartError, RuntimeNotAvailableError) as exc:
+    except (StateDirError, CertificateError, DaemonStartError, RuntimeNotAvailableError, StoreError) as exc:
         click.echo(f"krtasks: error: {exc}", err=True)
         code = 1
     except Exception:

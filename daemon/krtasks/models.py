@@ -97,6 +97,8 @@ class ServiceConfig:
     - ``output_max_bytes`` / ``output_max_depth``: bounds of a task's converted output.
     - ``output_max_items``: PowerShell output objects kept; later ones are counted as dropped.
     - ``compile_cache_size``: compiled C#/VB scripts kept for reuse when no task holds them.
+    - ``retention_seconds``: finished tasks are removed this long after CompletedAt (0: keep forever).
+    - ``max_finished``: beyond this many finished tasks the oldest are removed (0: unlimited).
     """
 
     max_runspaces: int = 8
@@ -107,3 +109,5 @@ class ServiceConfig:
     output_max_depth: int = 8
     output_max_items: int = 100_000
     compile_cache_size: int = 128
+    retention_seconds: float = 86_400.0
+    max_finished: int = 10_000

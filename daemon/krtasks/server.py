@@ -31,6 +31,7 @@ from .statedir import (
     remove_daemon_info,
     write_daemon_info,
 )
+from .store import TaskStore, open_store
 from .tls import WILDCARD_HOSTS, CertificatePaths, ensure_certificate, server_context
 from .web.app import DEFAULT_MAX_BODY_BYTES, create_app
 
@@ -43,6 +44,8 @@ class ServeSettings:
 
     ``stop_grace_seconds``: how long a cancelled task may take to end, at shutdown and on cancel.
     ``cert_file``/``key_file``: the user's own PEM files (both or neither; None: generated in the state dir).
+    ``retention_seconds``/``max_finished``: retention of finished tasks (0: keep forever / unlimited).
+    ``reset_store``: move the state dir's ``tasks.db`` aside (timestamped) and start with an empty store.
     """
 
     host: str = "127.0.0.1"
@@ -55,6 +58,9 @@ class ServeSettings:
     tutorial_routes: bool = False
     stop_grace_seconds: float = 5.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    retention_seconds: float = 86_400.0
+    max_finished: int = 10_000
+    reset_store: bool = False
 
 
 def is_loopback(host: str) -> bool:
@@ -92,6 +98,7 @@ def run(settings: ServeSettings, state_dir: Path) -> int:
         StateDirError / StateDirBusyError: the state dir is unusable or another daemon holds it.
         CertificateError: the user's certificate or key cannot be loaded.
         DaemonStartError: listening failed.
+        StoreError: the task store (``tasks.db``) is unreadable, corrupt or of a newer schema.
     """
     state_dir = ensure_state_dir(state_dir)
     lock = InstanceLock(state_dir)
@@ -103,14 +110,18 @@ def run(settings: ServeSettings, state_dir: Path) -> int:
             certs = ensure_certificate(state_dir, settings.host)
         ssl_context = server_context(certs)
         token = load_or_create_token(state_dir) if settings.auth == "token" else None
-        return asyncio.run(_serve(settings, state_dir, lock, certs, ssl_context, token))
+        store = open_store(state_dir, reset=settings.reset_store)  # refused before .NET loads, if it is
+        try:
+            return asyncio.run(_serve(settings, state_dir, lock, certs, ssl_context, token, store))
+        finally:
+            store.close_sync()  # after the service's close() flushed its last writes
     finally:
         remove_daemon_info(state_dir)
         lock.release()
 
 
 async def _serve(settings: ServeSettings, state_dir: Path, lock: InstanceLock, certs: CertificatePaths,
-                 ssl_context: ssl.SSLContext, token: str | None) -> int:
+                 ssl_context: ssl.SSLContext, token: str | None, store: TaskStore) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -129,7 +140,9 @@ async def _serve(settings: ServeSettings, state_dir: Path, lock: InstanceLock, c
 
     log.info("Opening the task service (.NET, PowerShell, Roslyn)")
     service = TaskService(ServiceConfig(max_runspaces=settings.max_runspaces,
-                                        stop_grace_seconds=settings.stop_grace_seconds))
+                                        stop_grace_seconds=settings.stop_grace_seconds,
+                                        retention_seconds=settings.retention_seconds,
+                                        max_finished=settings.max_finished), store=store)
     await service.open()
     closed = False
 

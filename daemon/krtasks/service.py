@@ -35,6 +35,8 @@ from .execution import Execution, Outcome, StepResult
 from .metrics import Metrics
 from .models import IDENTIFIER, RESERVED_ARGUMENTS, Language, ServiceConfig, TaskSpec, TaskState
 from .records import iso, timespan, utc_now
+from .retention import SWEEP_INTERVAL_SECONDS, select_expired
+from .store import StoredRecord, StoredTask, TaskStore
 
 log = logging.getLogger("krtasks.service")
 
@@ -43,6 +45,9 @@ STEP_MS = 200
 
 STREAM_PAGE = 1000
 """Most stream records one :meth:`TaskService.streams` call returns."""
+
+RECORD_FLUSH_SECONDS = 0.5
+"""How long new stream records may wait before they are written to the store as one batch (seconds)."""
 
 MAX_ID_LENGTH = 128
 ACTIVE = frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.STOPPING})
@@ -90,6 +95,7 @@ class TaskEntry:
     stop_deadline: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
+    saved: asyncio.Future[None] | None = None  # the task's last store write; done once durable
 
     def record(self) -> dict[str, Any]:
         """The task as the API shows it (PascalCase, JSON-ready; times ISO 8601 UTC)."""
@@ -120,9 +126,17 @@ class TaskService:
 
     Public methods raise :class:`~krtasks.errors.TaskError` subclasses for bad requests; they never raise
     for what task code does (that ends up in the task's State and Error).
+
+    ``store`` (optional; None keeps tasks in memory only): tasks are restored from it by :meth:`open`, and
+    creation, every state change, rename and removal are durable in it before the method returns (the
+    store's error propagates if the write fails). Stream records are written in batches every
+    :data:`RECORD_FLUSH_SECONDS` and at a task's end. The caller closes the store after :meth:`close`.
+    ``clock`` gives UTC "now" for timestamps and retention (``config.retention_seconds``/``max_finished``,
+    swept every :data:`~krtasks.retention.SWEEP_INTERVAL_SECONDS` and on :meth:`sweep`).
     """
 
-    def __init__(self, config: ServiceConfig | None = None, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, config: ServiceConfig | None = None, clock: Callable[[], datetime] = utc_now,
+                 store: TaskStore | None = None) -> None:
         self.config = config or ServiceConfig()
         if self.config.max_runspaces < 1:
             raise ValueError("max_runspaces must be at least 1")
@@ -137,21 +151,45 @@ class TaskService:
                                             thread_name_prefix="krtasks-run")
         self._drivers: set[asyncio.Task[None]] = set()
         self._engines: dict[Language, Any] = {}
+        self._warmup: asyncio.Future[None] | None = None
         self.metrics = Metrics(self._count_by_state, lambda: len(self._queue))
         self.abandoned = 0
         """Runs abandoned after the grace period (their code may still be running)."""
+        self._store = store
+        self._unsaved: builtins.list[StoredRecord] = []  # stream records not yet handed to the store
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Future[None]] = set()  # store writes in flight
+        self._sweeper: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
     async def open(self) -> None:
-        """Load .NET, PowerShell and Roslyn and warm them up (seconds); idempotent.
+        """Load .NET, PowerShell and Roslyn (under a second; Roslyn then warms up in the background),
+        restore the store's tasks (see :meth:`_restore`) and start the retention sweep; idempotent.
 
         Raises:
             krtasks.runtime.RuntimeNotAvailableError: the bundle or .NET is missing.
+            Exception: the store's error when it cannot be read.
         """
         if self._engines:
             return
-        await asyncio.get_running_loop().run_in_executor(self._compile_pool, self._open_sync)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._compile_pool, self._open_sync)
+        # Roslyn's first compile JITs the compiler (~3 s on 2 cores): do it in the background so the
+        # daemon is ready for PowerShell at once; an early C#/VB create simply compiles alongside it.
+        self._warmup = loop.run_in_executor(self._compile_pool, self._warm_up_sync)
+        if self._store is not None:
+            await self._restore()
+        self._sweeper = loop.create_task(self._sweep_forever(), name="krtasks-retention")
+
+    @staticmethod
+    def _warm_up_sync() -> None:
+        from KrTasks.Runtime import ScriptCompiler
+
+        try:
+            ScriptCompiler.WarmUp()
+        except Exception:  # a failed warm-up only costs time later; never fail the daemon for it
+            log.exception("Roslyn warm-up failed")
 
     def _open_sync(self) -> None:
         from .runtime import load_runtime
@@ -164,15 +202,17 @@ class TaskService:
                           cfg.output_max_bytes)
         vb = RoslynEngine("VBNet", cfg.compile_cache_size, cfg.stream_limit, cfg.output_max_depth,
                           cfg.output_max_bytes)
-        from KrTasks.Runtime import ScriptCompiler
-
-        ScriptCompiler.WarmUp()  # the first Roslyn compile JITs the compiler: seconds, so pay it now
         self._engines = {Language.POWERSHELL: ps, Language.CSHARP: cs, Language.VBNET: vb}
 
     async def close(self, grace_seconds: float | None = None) -> None:
         """Cancel every queued or running task, wait up to ``grace_seconds`` (default: the stop grace)
         for them to end, then release the engines."""
         grace = self.config.stop_grace_seconds if grace_seconds is None else grace_seconds
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         for task in list(self._tasks.values()):
             if task.state in ACTIVE:
                 await self.cancel(task.id)
@@ -180,6 +220,9 @@ class TaskService:
         if pending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*pending), grace + 1)
+        self._flush_records()
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)  # failures were logged
         for engine in self._engines.values():
             await asyncio.get_running_loop().run_in_executor(self._compile_pool, engine.close)
         self._run_pool.shutdown(wait=False, cancel_futures=True)
@@ -410,8 +453,10 @@ class TaskService:
         self._tasks[task_id.lower()] = task
         if parent is not None:
             parent.children.append(task.id)
+        self._persist(task)
         if spec.auto_start:
             await self.start(task.id)
+        await self._durable(task)
         return task.record()
 
     def _prepare_sync(self, language: Language, spec: TaskSpec, arguments_json: str) -> tuple[Any, Any, Any]:
@@ -449,6 +494,7 @@ class TaskService:
         else:
             self._queue.append(task)
             self._set_state(task, TaskState.QUEUED)
+        await self._durable(task)
         return True
 
     def _launch(self, task: TaskEntry) -> None:
@@ -482,9 +528,11 @@ class TaskService:
                     self._queue.remove(task)
             task.progress.update(PercentComplete=100, StatusMessage="Cancelled before start")
             self._finalize(task, TaskState.STOPPED, counted=False)
+            await self._durable(task)
             return True
         if task.state == TaskState.RUNNING:
             self._request_stop(task, "cancel")
+        await self._durable(task)
         return True
 
     def _request_stop(self, task: TaskEntry, reason: str) -> None:
@@ -534,6 +582,11 @@ class TaskService:
             parent = self._tasks.get(task.parent_id.lower())
             if parent is not None:
                 parent.children = [c for c in parent.children if c.lower() != task.id.lower()]
+        if self._store is not None:
+            # Buffered records must not reach a later task that reuses the id.
+            gone = {t.id.lower() for t in subtree}
+            self._unsaved = [r for r in self._unsaved if r[0].lower() not in gone]
+            await self._store.delete([t.id for t in subtree])
         return True
 
     def _subtree(self, task: TaskEntry) -> builtins.list[TaskEntry]:
@@ -563,12 +616,15 @@ class TaskService:
             task.name = name.strip()
         if description is not None:
             task.description = description
+        self._persist(task)
+        await self._durable(task)
         return task.record()
 
     # ------------------------------------------------------------------ running
 
     def _set_state(self, task: TaskEntry, state: TaskState) -> None:
         task.state = state
+        self._persist(task)
         self._emit(task, "state", task.record())
 
     async def _drive(self, task: TaskEntry) -> None:
@@ -617,6 +673,11 @@ class TaskService:
         for stream, message, when in records:
             rec = {"Index": len(task.records), "Stream": stream, "Message": message, "Time": when}
             task.records.append(rec)
+            if self._store is not None:
+                self._unsaved.append((task.id, len(task.records) - 1, stream, message, when))
+                if self._flush_timer is None:
+                    self._flush_timer = asyncio.get_running_loop().call_later(RECORD_FLUSH_SECONDS,
+                                                                              self._flush_records)
             if task.subscribers:
                 self._emit(task, "stream", {"Id": task.id, **rec})
 
@@ -687,10 +748,148 @@ class TaskService:
                     (task.completed_at - task.started_at).total_seconds()
                 )
         self._emit(task, "progress", {"Id": task.id, "Progress": dict(task.progress)})
+        self._flush_records()  # queued before the final row, so both are durable when it is
         self._set_state(task, state)
-        task.done.set()
+        self._when_durable(task, task.done.set)  # waiters learn of the end once it survives a crash
         if counted:
             self._next_from_queue()
+
+    # ------------------------------------------------------------------ persistence and retention
+
+    def _persist(self, task: TaskEntry) -> None:
+        """Queue the task's current row for the store (writes apply in call order); ``task.saved``
+        completes once it is durable. No-op without a store."""
+        if self._store is None:
+            return
+        saved = asyncio.ensure_future(self._store.put([StoredTask.of(task)]))
+        self._track(saved)
+        task.saved = saved
+
+    def _track(self, write: asyncio.Future[None]) -> None:
+        self._writes.add(write)
+        write.add_done_callback(self._write_done)
+
+    def _write_done(self, write: asyncio.Future[None]) -> None:
+        self._writes.discard(write)
+        if not write.cancelled() and write.exception() is not None:
+            log.error("writing to the task store failed: %s", write.exception())
+
+    async def _durable(self, task: TaskEntry) -> None:
+        """Return once the task's last queued write is durable (at once without a store).
+
+        Raises:
+            Exception: the store's error for that write.
+        """
+        if task.saved is not None:
+            # Shielded: a cancelled request must not cancel a write the registry already reflects.
+            await asyncio.shield(task.saved)
+
+    def _when_durable(self, task: TaskEntry, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` once the task's last queued write has completed (or failed)."""
+        if task.saved is None or task.saved.done():
+            callback()
+        else:
+            task.saved.add_done_callback(lambda _write: callback())
+
+    def _flush_records(self) -> None:
+        """Hand the buffered stream records of all tasks to the store as one batch."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._store is None or not self._unsaved:
+            return
+        batch, self._unsaved = self._unsaved, []
+        self._track(asyncio.ensure_future(self._store.add_records(batch)))
+
+    async def _restore(self) -> None:
+        """Load the store into the registry (at :meth:`open`).
+
+        Finished tasks come back as they were. NotStarted tasks are prepared again (C#/VB recompiled);
+        one whose code no longer compiles becomes Failed with Error.Type ``CompileError`` and the
+        diagnostics in the message. Queued, Running and Stopping tasks were cut off by the restart: they
+        become Failed with Error.Type ``Interrupted``. Those changes are durable before this returns.
+
+        Raises:
+            Exception: the store's error when it cannot be read or written.
+        """
+        assert self._store is not None
+        loop = asyncio.get_running_loop()
+        changed: builtins.list[TaskEntry] = []
+        for stored in await self._store.load():
+            task = TaskEntry(**stored.entry_fields())
+            self._tasks[task.id.lower()] = task
+            self._seq = max(self._seq, task.seq)
+            if task.state == TaskState.NOT_STARTED:
+                spec = TaskSpec(code=task.code, language=task.language, arguments=task.arguments,
+                                extra_imports=task.extra_imports, extra_refs=task.extra_refs)
+                try:
+                    task.net_arguments, task.net_progress, task.cache_key = await loop.run_in_executor(
+                        self._compile_pool, self._prepare_sync, task.language, spec, json.dumps(task.arguments)
+                    )
+                except CompileError as exc:
+                    where = [f"{d['Id']} at line {d['Line']}, column {d['Column']}: {d['Message']}"
+                             if d.get("Line") else f"{d['Id']}: {d['Message']}" for d in exc.diagnostics]
+                    self._fail_restored(task, "CompileError", "After the daemon restarted, the task's code no "
+                                        "longer compiles:\n" + "\n".join(where), "Failed")
+                    first = next((d for d in exc.diagnostics if d.get("Severity") == "Error"), None)
+                    if first is not None and task.error is not None:
+                        task.error.update(Line=first.get("Line"), Column=first.get("Column"))
+                    changed.append(task)
+                except Exception as exc:  # e.g. arguments the runtime no longer accepts
+                    self._fail_restored(task, type(exc).__name__, "After the daemon restarted, the task could "
+                                        f"not be prepared again: {exc}", "Failed")
+                    changed.append(task)
+            elif task.state in ACTIVE:
+                self._fail_restored(task, "Interrupted", f"The daemon restarted while the task was "
+                                    f"{task.state.value}; its run was lost.", "Interrupted")
+                changed.append(task)
+            if task.state.finished:
+                task.done.set()
+        for task in sorted(self._tasks.values(), key=lambda t: t.seq):
+            parent = self._tasks.get(task.parent_id.lower()) if task.parent_id else None
+            if parent is not None:
+                parent.children.append(task.id)
+        if changed:
+            await self._store.put([StoredTask.of(t) for t in changed])
+        if self._tasks:
+            log.info("restored %d tasks from the store (%d interrupted or no longer compiling)",
+                     len(self._tasks), len(changed))
+
+    def _fail_restored(self, task: TaskEntry, error_type: str, message: str, status: str) -> None:
+        task.state = TaskState.FAILED
+        task.error = _error(error_type, message)
+        task.completed_at = self._clock()
+        task.progress.update(PercentComplete=100, StatusMessage=status)
+
+    async def sweep(self) -> int:
+        """Apply retention now: remove finished tasks completed ``config.retention_seconds`` ago or more,
+        and the oldest beyond ``config.max_finished`` (0 disables either), each with its subtree, through
+        :meth:`remove` (which frees compiled scripts and deletes from the store). Age is measured with
+        the service's clock (UTC). Returns how many removals (subtrees) were made.
+        """
+        cfg = self.config
+        if cfg.retention_seconds <= 0 and cfg.max_finished <= 0:
+            return 0
+        roots = select_expired(self._tasks, self._clock(), cfg.retention_seconds, cfg.max_finished)
+        removed = 0
+        for start in range(0, len(roots), 500):  # in chunks, so concurrent deletes share commits
+            results = await asyncio.gather(*(self.remove(i) for i in roots[start:start + 500]),
+                                           return_exceptions=True)
+            for task_id, result in zip(roots[start:start + 500], results, strict=True):
+                if isinstance(result, BaseException) and not isinstance(result, TaskNotFoundError):
+                    log.error("retention could not remove task %s: %s", task_id, result)
+                removed += result is True
+        if removed:
+            log.info("retention removed %d finished tasks (with their subtrees)", removed)
+        return removed
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # retention must keep running whatever one sweep met
+                log.exception("retention sweep failed")
+            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
 __all__ = ["CompileError", "TaskEntry", "TaskService"]
