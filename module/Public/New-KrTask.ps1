@@ -35,7 +35,8 @@ function New-KrTask {
     .PARAMETER AutoStart
         Start the task right away (it may wait in the daemon's queue).
     .PARAMETER TimeoutSeconds
-        Stop the task when it runs longer than this (seconds; the task ends Stopped).
+        Stop the task when it runs longer than this (seconds); it then ends Failed with a
+        TimeoutException error (a cancel, by contrast, ends Stopped).
     .PARAMETER ParentId
         The id of a parent task: removing the parent removes this task too.
     .PARAMETER ExtraImports

@@ -27,7 +27,8 @@ function Start-KrTask {
     .PARAMETER Arguments
         One-shot: named values the code sees as variables.
     .PARAMETER TimeoutSeconds
-        One-shot: stop the new task when it runs longer than this (seconds).
+        One-shot: stop the new task when it runs longer than this (seconds; it ends Failed with a
+        TimeoutException error).
     .PARAMETER ParentId
         One-shot: the id of the new task's parent task.
     .PARAMETER ExtraImports
