@@ -222,6 +222,10 @@ def test_malformed_json_is_400(api: requests.Session, url: str) -> None:
     assert_problem(r, 400)
     r = api.post(f"{url}/tasks", data=b"", headers={"Content-Type": "application/json"}, timeout=10)
     assert_problem(r, 400)
+    for number in (b"NaN", b"Infinity", b"1e400"):  # not JSON (RFC 8259), although Python's parser takes them
+        r = api.post(f"{url}/tasks", data=b'{"Code": "1", "TimeoutSeconds": ' + number + b"}",
+                     headers={"Content-Type": "application/json"}, timeout=10)
+        assert_problem(r, 400, "body")
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -192,7 +192,8 @@ def test_stop_command_is_graceful_and_leaves_nothing_running(tmp_path: Path) -> 
             "Language": "CSharp", "Code": "await Task.Delay(60000, CancellationToken); return 1;", "AutoStart": True})
         # Code that ignores cancellation is abandoned after the grace period; it must not keep the process alive.
         spin = api.post(d.url + "/api/v1/tasks", timeout=30, json={
-            "Language": "CSharp", "Code": "while (true) { System.Threading.Thread.SpinWait(1000); }", "AutoStart": True})
+            "Language": "CSharp", "Code": "while (true) { System.Threading.Thread.SpinWait(1000); }",
+            "AutoStart": True})
         assert r.status_code == 201 and cs.status_code == 201 and spin.status_code == 201
         with api.get(f"{d.url}/api/v1/tasks/{r.json()['Id']}/events", stream=True, timeout=30) as events:
             pid = d.proc.pid

@@ -37,7 +37,8 @@ def get(http: requests.Session, demo: Daemon, path: str) -> requests.Response:
     return http.get(demo.url + path, timeout=30)
 
 
-def wait_state(http: requests.Session, demo: Daemon, task_id: str, states: set[str], timeout: float = 20) -> dict[str, Any]:
+def wait_state(http: requests.Session, demo: Daemon, task_id: str, states: set[str],
+               timeout: float = 20) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         record: dict[str, Any] = get(http, demo, f"/tasks/state?id={task_id}").json()
@@ -80,7 +81,7 @@ def test_powershell_path(demo: Daemon, http: requests.Session) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", task_id)
 
     record = get(http, demo, f"/tasks/state?id={task_id}").json()
-    assert RECORD_KEYS <= set(record) and record["State"] == "NotStarted"
+    assert set(record) >= RECORD_KEYS and record["State"] == "NotStarted"
     assert record["Name"] == f"Task {task_id}" and record["ParentId"] == "" and record["ChildrenId"] == []
     r = get(http, demo, f"/tasks/result?id={task_id}")
     assert r.status_code == 409 and set(r.json()) == {"error"}
@@ -180,7 +181,7 @@ def test_list_returns_records_newest_first(demo: Daemon, http: requests.Session)
     assert isinstance(listed, list)
     ids = [r["Id"] for r in listed]
     assert ids.index(b) < ids.index(a)
-    assert all(RECORD_KEYS <= set(r) for r in listed)
+    assert all(set(r) >= RECORD_KEYS for r in listed)
     api = demo.session()
     assert api.get(f"{demo.url}/api/v1/tasks/{a}", timeout=10).json() == next(r for r in listed if r["Id"] == a)
 
@@ -257,7 +258,8 @@ def test_seed_invoke_webrequest_block_verbatim(demo: Daemon, tmp_path: Path) -> 
     block = _seed_blocks()[1]
     script = block.replace("https://127.0.0.1:5000", demo.url)
     # Print what the block's pipelines emit as JSON so the test can read it back.
-    script = "$ErrorActionPreference = 'Continue'\n& {\n" + script + "\n} | ForEach-Object { $_ | ConvertTo-Json -Depth 5 -Compress }\n"
+    script = ("$ErrorActionPreference = 'Continue'\n& {\n" + script
+              + "\n} | ForEach-Object { $_ | ConvertTo-Json -Depth 5 -Compress }\n")
     done = _run_pwsh(script, tmp_path)
     values = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     state = values[0]

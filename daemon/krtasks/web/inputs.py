@@ -8,6 +8,7 @@ Media-type faults answer 415 and oversized bodies 413 (aiohttp enforces ``client
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -91,12 +92,26 @@ async def read_json_body(request: web.Request) -> Any:
     if not raw.strip():
         raise TaskValidationError("body", "a JSON object is required")
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
     except UnicodeDecodeError as exc:
         raise TaskValidationError("body", f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise TaskValidationError("body", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
             from None
+    except ValueError as exc:
+        raise TaskValidationError("body", f"malformed JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; RFC 8259 JSON does not, and they cannot be sent back as JSON.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text} is out of range")
+    return value
 
 
 def _canonical_keys(data: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
