@@ -20,13 +20,13 @@ function Stop-KrTasksDaemon {
     .PARAMETER TimeoutSeconds
         How long to wait for the daemon to exit (seconds, default 30).
     .EXAMPLE
-        Stop-KrTasksDaemon
-
-        Stops the daemon that Add-KrTasks started in this session.
-    .EXAMPLE
         Stop-KrTasksDaemon -WhatIf
 
         Shows which daemon would be stopped.
+    .EXAMPLE
+        Stop-KrTasksDaemon
+
+        Stops the daemon that Add-KrTasks started in this session.
     .OUTPUTS
         None.
     .LINK
