@@ -297,8 +297,8 @@ def test_events_deliver_progress_before_final_state(api: requests.Session, url: 
     assert kinds[0] == "state" and events[0][1]["State"] == "NotStarted"
     assert kinds[-1] == "state" and events[-1][1]["State"] == "Completed"
     progress = [d["Progress"]["StatusMessage"] for k, d in events if k == "progress"]
-    assert "step 1" in progress and kinds.index("progress") < len(kinds) - 1
-    assert any(k == "stream" and d["Message"] == "info 1" for k, d in events)
+    assert any(p.startswith("step ") for p in progress) and kinds.index("progress") < len(kinds) - 1
+    assert [d["Message"] for k, d in events if k == "stream"] == ["info 1", "info 2", "info 3"]
     states = [d["State"] for k, d in events if k == "state"]
     assert "Running" in states
 
@@ -331,7 +331,7 @@ def test_slow_tasks_do_not_slow_other_requests(api: requests.Session, url: str) 
             assert api.get(f"{url}/tasks", timeout=10).status_code == 200
             create(api, url, Code="1")
             timings.append(time.monotonic() - started)
-        assert max(timings) < 1.0, timings
+        assert max(timings) < 2.0, timings  # the busy tasks take 4 s each
     finally:
         for t in busy:
             api.delete(f"{url}/tasks/{t['Id']}?Force=true", timeout=30)
