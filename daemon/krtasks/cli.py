@@ -94,7 +94,9 @@ def cli() -> None:
               help="PEM private key of --cert-file.")
 @click.option("--auth", type=click.Choice(["token", "none"]), default="token", show_default=True,
               help="Require the bearer token (token) or nothing (none: loopback binds only).")
-@click.option("--tutorial-routes", is_flag=True, help="Also serve the Kestrun tutorial routes (/tasks/..., /hello).")
+@click.option("--tutorial-routes", is_flag=True,
+              help="Also serve the Kestrun tutorial routes (/tasks/..., /hello); with --auth token they need the "
+                   "token too.")
 @click.option("--stop-grace", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Seconds a cancelled task may take to end (on cancel and at shutdown).")
 @click.option("--max-body-bytes", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
