@@ -175,11 +175,13 @@ class TaskService:
             return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._compile_pool, self._open_sync)
+        if self._store is not None:
+            # Before the warm-up, so the load does not compete with its JIT threads for the CPU (restoring
+            # a NotStarted C#/VB task compiles, and that warms Roslyn up anyway).
+            await self._restore()
         # Roslyn's first compile JITs the compiler (~3 s on 2 cores): do it in the background so the
         # daemon is ready for PowerShell at once; an early C#/VB create simply compiles alongside it.
         self._warmup = loop.run_in_executor(self._compile_pool, self._warm_up_sync)
-        if self._store is not None:
-            await self._restore()
         self._sweeper = loop.create_task(self._sweep_forever(), name="krtasks-retention")
 
     @staticmethod
@@ -815,6 +817,7 @@ class TaskService:
         assert self._store is not None
         loop = asyncio.get_running_loop()
         changed: builtins.list[TaskEntry] = []
+        began = time.perf_counter()
         for stored in await self._store.load():
             task = TaskEntry(**stored.entry_fields())
             self._tasks[task.id.lower()] = task
@@ -852,8 +855,8 @@ class TaskService:
         if changed:
             await self._store.put([StoredTask.of(t) for t in changed])
         if self._tasks:
-            log.info("restored %d tasks from the store (%d interrupted or no longer compiling)",
-                     len(self._tasks), len(changed))
+            log.info("restored %d tasks from the store in %.2f s (%d interrupted or no longer compiling)",
+                     len(self._tasks), time.perf_counter() - began, len(changed))
 
     def _fail_restored(self, task: TaskEntry, error_type: str, message: str, status: str) -> None:
         task.state = TaskState.FAILED
