@@ -63,11 +63,11 @@ def test_subtrees_go_whole_and_only_when_all_of_them_finished() -> None:
                    entry("c2", 3, TaskState.RUNNING, parent="p"), entry("solo", 4, completed=1))
     # The parent has a running child: it stays; its finished child may go on its own.
     assert select_expired(reg, at(1000), 10, 0) == ["solo", "c1"]
-    reg["c2"].state, reg["c2"].completed_at = TaskState.COMPLETED, at(990)
+    reg["c2"].state, reg["c2"].completed_at = TaskState.COMPLETED, at(995)
     assert select_expired(reg, at(1000), 10, 0) == ["solo", "c1"]  # c2 is young, so p's subtree is not old
-    assert select_expired(reg, at(1001), 10, 0) == ["p", "solo"]  # all old: the parent takes its children
+    assert select_expired(reg, at(1005), 10, 0) == ["p", "solo"]  # all old: the parent takes its children
     # By count, a subtree counts all its tasks: removing p (3 tasks) is enough to get from 4 to 1.
-    assert select_expired(reg, at(1001), 0, 1) == ["p"]
+    assert select_expired(reg, at(1005), 0, 1) == ["p"]
 
 
 def test_a_child_removed_first_is_not_counted_twice() -> None:
