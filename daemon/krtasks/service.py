@@ -82,7 +82,7 @@ class TaskEntry:
     started_at: datetime | None = None
     completed_at: datetime | None = None
     progress: dict[str, Any] = field(default_factory=_initial_progress)
-    progress_version: int = -1
+    progress_version: int = 0  # version of the .NET TaskProgress last copied into ``progress`` (new: 0)
     error: dict[str, Any] | None = None
     output: Any = None
     children: list[str] = field(default_factory=list)
@@ -664,6 +664,8 @@ class TaskService:
 
     def _launch_sync(self, task: TaskEntry) -> Execution:
         engine = self._engine(task.language)
+        if task.net_progress.StatusMessage == "Not started":
+            task.net_progress.StatusMessage = "Running"  # until the code says more
         execution: Execution
         if task.language == Language.POWERSHELL:
             execution = engine.launch(task.id, task.code, task.net_arguments, task.net_progress)

@@ -135,6 +135,13 @@ async def test_arguments_become_variables_and_bind_param(svc: TaskService) -> No
     assert svc.result(done["Id"])["Output"] == [3, done["Id"]]
 
 
+async def test_status_message_says_running_once_started(svc: TaskService) -> None:
+    rec = await svc.create(TaskSpec(code="Start-Sleep 5", auto_start=True))
+    await wait_for(lambda: svc.get(rec["Id"])["Progress"]["StatusMessage"] == "Running")
+    await svc.cancel(rec["Id"])
+    await svc.wait(rec["Id"], 10)
+
+
 async def test_task_progress_object(svc: TaskService) -> None:
     rec = await svc.create(TaskSpec(code="$TaskProgress.PercentComplete = 150; $TaskProgress.StatusMessage = 'half';"
                                          "$TaskProgress.StatusMessage = ' '; Start-Sleep 5", auto_start=True))
@@ -515,6 +522,10 @@ async def test_events_deliver_progress_then_final_state(svc: TaskService) -> Non
     await asyncio.wait_for(listener, 30)
     kinds = [k for k, _ in seen]
     assert kinds[0] == "state" and seen[0][1]["State"] == "NotStarted"
+    progress_events = [d["Progress"] for k, d in seen if k == "progress"]
+    # Regression: the first step used to repeat the unchanged progress as an event.
+    assert all(a != b for a, b in zip(progress_events, progress_events[1:], strict=False))
+    assert progress_events[0]["StatusMessage"] == "Running"
     assert seen[-1][0] == "state" and seen[-1][1]["State"] == "Completed"
     assert "progress" in kinds and kinds.index("progress") < len(kinds) - 1
     assert [d["Message"] for k, d in seen if k == "stream"] == ["step 1", "step 2", "step 3"]
