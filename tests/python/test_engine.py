@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -524,7 +525,7 @@ async def test_events_deliver_progress_then_final_state(svc: TaskService) -> Non
     assert kinds[0] == "state" and seen[0][1]["State"] == "NotStarted"
     progress_events = [d["Progress"] for k, d in seen if k == "progress"]
     # Regression: the first step used to repeat the unchanged progress as an event.
-    assert all(a != b for a, b in zip(progress_events, progress_events[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(progress_events))
     assert progress_events[0]["StatusMessage"] == "Running"
     assert seen[-1][0] == "state" and seen[-1][1]["State"] == "Completed"
     assert "progress" in kinds and kinds.index("progress") < len(kinds) - 1
