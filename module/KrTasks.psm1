@@ -8,6 +8,8 @@ $script:ModuleVersion = (Import-PowerShellDataFile -Path (Join-Path $PSScriptRoo
 $script:DefaultConnection = $null
 # Daemons this session started (pid -> Process): only those are stopped without -Force.
 $script:StartedDaemons = [System.Collections.Generic.Dictionary[int, System.Diagnostics.Process]]::new()
+# Their URLs (URL -> @{ Pid; StateDir }), so that a connection made with -Uri to one of them can stop it too.
+$script:StartedDaemonUris = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
 # Windows only: log files the daemons' output is copied into.
 $script:DaemonLogStreams = [System.Collections.Generic.List[System.IDisposable]]::new()
 # Task states and languages the daemon knows (parameter validation and completion).

@@ -5,11 +5,12 @@ function Get-KrTasksLogTail {
     #>
     [CmdletBinding()]
     [OutputType([string])]
-    param([Parameter(Mandatory)] [string] $Path, [int] $Lines = 15)
+    param([Parameter(Mandatory)] [string] $Path, [int] $Lines = 15, [long] $Offset = 0)
     if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return '(no log)' }
     try {
         $stream = [System.IO.FileStream]::new($Path, 'Open', 'Read', 'ReadWrite')
         try {
+            $null = $stream.Seek([math]::Min($Offset, $stream.Length), 'Begin')
             $reader = [System.IO.StreamReader]::new($stream)
             $all = $reader.ReadToEnd() -split '\r?\n' | Where-Object { $_ }
         }

@@ -16,6 +16,14 @@ function New-KrTasksConnection {
         [AllowNull()] $ProcessId,
         [string] $LogPath
     )
+    if ($null -eq $ProcessId -and -not $StateDir -and $script:StartedDaemonUris.ContainsKey($Uri.AbsoluteUri)) {
+        # A URL of a daemon this session started: it is still that daemon, so it can be stopped from here.
+        $known = $script:StartedDaemonUris[$Uri.AbsoluteUri]
+        if ($script:StartedDaemons.ContainsKey([int]$known.Pid)) {
+            $ProcessId = $known.Pid
+            $StateDir = $known.StateDir
+        }
+    }
     $client = New-KrTasksHttpClient -CertificatePath $CertificatePath -SkipCertificateCheck:$SkipCertificateCheck -Token $Token
     $connection = [pscustomobject]@{
         PSTypeName           = 'KrTasks.Connection'

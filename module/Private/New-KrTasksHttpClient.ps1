@@ -36,7 +36,10 @@ function New-KrTasksHttpClient {
                 $policy.CustomTrustStore.ImportFromPemFile($CertificatePath)
             }
             else {
-                [void]$policy.CustomTrustStore.Add([System.Security.Cryptography.X509Certificates.X509CertificateLoader]::LoadCertificateFromFile($CertificatePath))
+                # X509CertificateLoader is .NET 9+ (PowerShell 7.5+); 7.4 has the constructor only.
+                $loader = 'System.Security.Cryptography.X509Certificates.X509CertificateLoader' -as [type]
+                $certificate = if ($loader) { $loader::LoadCertificateFromFile($CertificatePath) } else { [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($CertificatePath) }
+                [void]$policy.CustomTrustStore.Add($certificate)
             }
             if ($policy.CustomTrustStore.Count -eq 0) {
                 throw [System.ArgumentException]::new("The file '$CertificatePath' holds no certificate.")

@@ -43,7 +43,8 @@ function Start-KrTasksDaemonProcess {
     else {
         $psi = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
         $psi.ArgumentList.Add('-c')
-        $psi.ArgumentList.Add('exec "$@" >"$KRTASKS_DAEMON_LOG" 2>&1 </dev/null')
+        # Append: another daemon of this state dir (a lost race) may still be writing the same log.
+        $psi.ArgumentList.Add('exec "$@" >>"$KRTASKS_DAEMON_LOG" 2>&1 </dev/null')
         $psi.ArgumentList.Add('krtasks')
         $setsid = Get-Command -Name 'setsid' -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
         if ($setsid) { $psi.ArgumentList.Add($setsid.Source) }
@@ -53,11 +54,13 @@ function Start-KrTasksDaemonProcess {
     }
     $psi.UseShellExecute = $false
     $psi.Environment['PYTHONUNBUFFERED'] = '1'
+    # Only what this start writes to the log is quoted in errors.
+    $logOffset = if (Test-Path -LiteralPath $log) { (Get-Item -LiteralPath $log).Length } else { 0 }
     Write-Verbose "Starting $cli $($arguments -join ' ') (log: $log)"
     $launchedAt = [datetime]::UtcNow
     $process = [System.Diagnostics.Process]::Start($psi)
     if ($IsWindows) {
-        $stream = [System.IO.FileStream]::new($log, 'Create', 'Write', 'ReadWrite')
+        $stream = [System.IO.FileStream]::new($log, 'Append', 'Write', 'ReadWrite')
         # Two copies write into one file: the synchronized wrapper serialises them.
         $shared = [System.IO.Stream]::Synchronized($stream)
         $null = $process.StandardOutput.BaseStream.CopyToAsync($shared)
@@ -67,22 +70,31 @@ function Start-KrTasksDaemonProcess {
     $script:StartedDaemons[$process.Id] = $process
 
     $watch = [System.Diagnostics.Stopwatch]::StartNew()
-    $lastError = $null
+    $lastError = 'no answer yet'
+    # Set when another daemon won the race for the state dir: then wait for that one instead.
+    $otherDaemon = $false
     while ($watch.Elapsed.TotalSeconds -lt $TimeoutSeconds) {
-        if ($process.HasExited) {
+        if (-not $otherDaemon -and $process.HasExited) {
             $null = $script:StartedDaemons.Remove($process.Id)
-            $tail = Get-KrTasksLogTail -Path $log
+            $tail = Get-KrTasksLogTail -Path $log -Offset $logOffset
+            if ($tail -match 'already uses the state dir') {
+                Write-Verbose "Another KrTasks daemon is starting for $StateDir; waiting for it instead."
+                $otherDaemon = $true
+                continue
+            }
             $ex = [System.InvalidOperationException]::new("The KrTasks daemon exited during start-up (exit code $($process.ExitCode)). Its log ($log) ends with:$([Environment]::NewLine)$tail")
             $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.DaemonStartFailed', 'OpenError', $StateDir))
         }
         $info = Read-KrTasksDaemonInfo -StateDir $StateDir
-        $fresh = $null -ne $info -and (
+        $fresh = $null -ne $info -and ($otherDaemon -or
             [int](Get-KrTasksMember $info 'Pid' 0) -eq $process.Id -or
             [System.IO.File]::GetLastWriteTimeUtc((Join-Path $StateDir 'daemon.json')) -ge $launchedAt.AddSeconds(-1))
         if ($fresh) {
             $connection = Connect-KrTasksLocalDaemon -StateDir $StateDir -DaemonInfo $info -LogPath $log
+            if ($null -ne $connection -and $otherDaemon) { return $connection }
             if ($null -ne $connection) {
                 $connection.StartedBySession = $true
+                $script:StartedDaemonUris[$connection.Uri.AbsoluteUri] = @{ Pid = [int]$connection.Pid; StateDir = $StateDir }
                 if ($connection.Pid -ne $process.Id) {
                     # A launcher (Windows krtasks.exe) runs the daemon as its child: remember both.
                     $script:StartedDaemons[[int]$connection.Pid] = $process
@@ -95,9 +107,10 @@ function Start-KrTasksDaemonProcess {
         Start-Sleep -Milliseconds 200
     }
     # Not ready in time: do not leave a half-started daemon behind.
-    try { $process.Kill($true) } catch { Write-Verbose "Kill failed: $($_.Exception.Message)" }
+    try { if (-not $process.HasExited) { $process.Kill($true) } } catch { Write-Verbose "Kill failed: $($_.Exception.Message)" }
     $null = $script:StartedDaemons.Remove($process.Id)
-    $tail = Get-KrTasksLogTail -Path $log
-    $ex = [System.TimeoutException]::new("The KrTasks daemon did not answer within $TimeoutSeconds s ($lastError); it was stopped. Its log ($log) ends with:$([Environment]::NewLine)$tail")
+    $tail = Get-KrTasksLogTail -Path $log -Offset $logOffset
+    $what = if ($otherDaemon) { 'Another KrTasks daemon holds the state dir but' } else { 'The KrTasks daemon was stopped: it' }
+    $ex = [System.TimeoutException]::new("$what did not answer within $TimeoutSeconds s ($lastError). Its log ($log) ends with:$([Environment]::NewLine)$tail")
     $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.DaemonStartTimeout', 'OperationTimeout', $StateDir))
 }

@@ -74,7 +74,7 @@ function Wait-KrTask {
         if ($ids.Count -eq 0) { return }
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
         # Each poll asks the daemon to hold the answer up to this long: short enough for fresh progress.
-        $sliceSeconds = 1
+        $sliceSeconds = 1.0
         $watch = [System.Diagnostics.Stopwatch]::StartNew()
         $progressBase = Get-Random -Minimum 100000 -Maximum 900000
         $states = [ordered]@{}
@@ -83,23 +83,31 @@ function Wait-KrTask {
         }
         try {
             $stop = $false
+            $firstRound = $true
             while (-not $stop) {
                 $waiting = @($states.Values | Where-Object { -not $_.Done })
                 if ($waiting.Count -eq 0) { break }
                 $remaining = if ($Timeout -lt 0) { [double]::PositiveInfinity } else { $Timeout - $watch.Elapsed.TotalSeconds }
-                if ($remaining -le 0) { break }
-                foreach ($s in $waiting) {
-                    if ($null -ne $s.Pending) { continue }
-                    $s.Request = New-KrTasksRequest -Connection $conn -Path (Get-KrTasksTaskPath $s.Id 'wait') -Query @{ Timeout = $sliceSeconds }
-                    $s.Cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds($sliceSeconds + 30))
-                    $s.Pending = $conn.HttpClient.SendAsync($s.Request, $s.Cts.Token)
+                $inFlight = @($waiting | Where-Object { $null -ne $_.Pending })
+                # Past the deadline, only the polls already asked (each ends by the deadline) are awaited.
+                if ($remaining -le 0 -and $inFlight.Count -eq 0 -and -not $firstRound) { break }
+                if ($remaining -gt 0 -or $firstRound) {
+                    # Never hold a poll past the deadline, so what finished by then is still reported.
+                    $slice = [math]::Round([math]::Min($sliceSeconds, [math]::Max(0.0, $remaining)), 3)
+                    foreach ($s in $waiting) {
+                        if ($null -ne $s.Pending) { continue }
+                        $s.Request = New-KrTasksRequest -Connection $conn -Path (Get-KrTasksTaskPath $s.Id 'wait') -Query @{ Timeout = $slice }
+                        $s.Cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds($slice + 30))
+                        $s.Pending = $conn.HttpClient.SendAsync($s.Request, $s.Cts.Token)
+                    }
                 }
-                # Block in short steps so Ctrl+C and the timeout are noticed promptly.
-                $tasks = [System.Threading.Tasks.Task[]]@($waiting | ForEach-Object Pending)
-                $step = [int][math]::Max(1.0, [math]::Min(250.0, $remaining * 1000))
-                $null = [System.Threading.Tasks.Task]::WaitAny($tasks, $step)
+                $firstRound = $false
+                # Block in short steps so Ctrl+C is noticed promptly.
+                $tasks = [System.Threading.Tasks.Task[]]@($waiting | Where-Object { $null -ne $_.Pending } | ForEach-Object Pending)
+                if ($tasks.Count -eq 0) { continue }
+                $null = [System.Threading.Tasks.Task]::WaitAny($tasks, 250)
                 foreach ($s in $waiting) {
-                    if (-not $s.Pending.IsCompleted) { continue }
+                    if ($null -eq $s.Pending -or -not $s.Pending.IsCompleted) { continue }
                     $pending = $s.Pending
                     $s.Pending = $null
                     $s.Cts.Dispose(); $s.Request.Dispose()

@@ -75,7 +75,10 @@ Describe 'Add-KrTasks' {
         try {
             $remote = Add-KrTasks -Uri $Connection.Uri -Token $Token -CertificatePath $CertPath -PassThru
             $remote.Uri | Should -Be $Connection.Uri
-            $remote.StateDir | Should -BeNullOrEmpty
+            # Still the daemon this session started: it knows its pid and state dir.
+            $remote.StartedBySession | Should -BeTrue
+            $remote.Pid | Should -Be $Connection.Pid
+            $remote.StateDir | Should -Be $StateDir
             $id = New-KrTask -ScriptBlock { 'via uri' } -Connection $remote
             Get-KrTaskState -Id $id | Should -Be 'NotStarted'   # the default connection is now $remote
             Remove-KrTask -Id $id -Connection $Connection | Should -BeTrue
@@ -592,6 +595,16 @@ Describe 'Wait-KrTask' {
         $watch.Elapsed.TotalSeconds | Should -BeLessThan 3
         Get-KrTaskState -Id $id | Should -BeIn 'Queued', 'Running'
         Stop-KrTask -Id $id | Should -BeTrue
+    }
+
+    It 'checks once and returns at once with -Timeout 0' {
+        $done = Start-KrTask -ScriptBlock { 'done' }
+        Wait-KrTask -Id $done -Timeout 30 | Out-Null
+        $slow = Start-KrTask -ScriptBlock { Start-Sleep -Seconds 30 }
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        (Wait-KrTask -Id $done, $slow -Timeout 0).Id | Should -Be $done
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
+        Stop-KrTask -Id $slow | Out-Null
     }
 
     It 'returns what finished by -Timeout and leaves the rest running' {

@@ -4,6 +4,8 @@ BeforeDiscovery {
     $root = if ($env:KRTASKS_ROOT) { $env:KRTASKS_ROOT } else { (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path }
     $script:PublicNames = Get-ChildItem -Path (Join-Path $root 'module/Public') -Filter '*.ps1' | ForEach-Object BaseName | Sort-Object
     $script:Cmdlets = foreach ($name in $PublicNames) { @{ Name = $name } }
+    # The cmdlets that act on existing tasks by -Id.
+    $script:TaskCmdlets = $PublicNames | Where-Object { $_ -notin 'Add-KrTasks', 'Stop-KrTasksDaemon', 'New-KrTask' }
 }
 
 BeforeAll {
@@ -101,10 +103,11 @@ Describe '<Name>' -ForEach $Cmdlets {
         if ($Name -eq 'Add-KrTasks') { $Parameters | Should -Not -Contain 'Connection' }
         else { $Parameters | Should -Contain 'Connection' }
     }
+}
 
-    It 'takes -Id from the pipeline by value and by property name (task cmdlets)' {
-        if ($Name -in 'Add-KrTasks', 'Stop-KrTasksDaemon', 'New-KrTask') { Set-ItResult -Skipped -Because 'it has no task -Id input'; return }
-        $attributes = $Command.Parameters['Id'].Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] }
+Describe 'Pipeline input' {
+    It '<_> takes -Id from the pipeline by value and by property name' -ForEach $TaskCmdlets {
+        $attributes = (Get-Command -Name $_ -Module KrTasks).Parameters['Id'].Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] }
         ($attributes | Where-Object ValueFromPipeline) | Should -Not -BeNullOrEmpty
         ($attributes | Where-Object ValueFromPipelineByPropertyName) | Should -Not -BeNullOrEmpty
     }
