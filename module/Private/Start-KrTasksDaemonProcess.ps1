@@ -25,7 +25,15 @@ function Start-KrTasksDaemonProcess {
         $ex = [System.Management.Automation.CommandNotFoundException]::new('Cannot find the krtasks daemon executable: set $env:KRTASKS_CLI, put krtasks on PATH, or build the repository (dotnet pwsh ./build.ps1) so that .venv/bin/krtasks exists.')
         $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CliNotFound', 'ObjectNotFound', 'krtasks'))
     }
-    $null = New-Item -ItemType Directory -Path $StateDir -Force
+    # The log lives in the state dir, so it must exist before the daemon (which would create it) runs.
+    try {
+        if (Test-Path -LiteralPath $StateDir -PathType Leaf) { throw [System.IO.IOException]::new('it is a file') }
+        $null = New-Item -ItemType Directory -Path $StateDir -Force -ErrorAction Stop
+    }
+    catch {
+        $ex = [System.IO.IOException]::new("Cannot use '$StateDir' as the KrTasks state dir: $($_.Exception.Message)", $_.Exception)
+        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.StateDirUnusable', 'WriteError', $StateDir))
+    }
     $log = Join-Path $StateDir 'daemon.log'
     $arguments = [System.Collections.Generic.List[string]]::new()
     $arguments.AddRange([string[]]@('serve', '--state-dir', $StateDir))

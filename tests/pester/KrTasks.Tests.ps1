@@ -141,6 +141,41 @@ Describe 'Add-KrTasks' {
     }
 }
 
+Describe 'Add-KrTasks start failures' {
+    It 'quotes the daemon''s log when it exits during start-up' -Skip:$IsWindows {
+        $fake = Join-Path $TestDrive 'fake-krtasks'
+        Set-Content -Path $fake -Value "#!/bin/sh`necho 'krtasks: error: something is wrong with this machine' >&2`nexit 1"
+        chmod +x $fake
+        $saved = $env:KRTASKS_CLI
+        try {
+            $env:KRTASKS_CLI = $fake
+            try { Add-KrTasks -StateDir (Join-Path $TestDrive 'fails') -Port 0 } catch { $err = $_ }
+        }
+        finally { $env:KRTASKS_CLI = $saved }
+        $err.FullyQualifiedErrorId | Should -Be 'KrTasks.DaemonStartFailed,Add-KrTasks'
+        $err.Exception.Message | Should -Match 'exit code 1'
+        $err.Exception.Message | Should -Match 'something is wrong with this machine'
+        Get-KrTask | Out-Null   # the default connection is unchanged
+    }
+
+    It 'gives up after -StartTimeoutSeconds and stops the half-started daemon' {
+        $dir = Join-Path $TestDrive 'slow'
+        try { Add-KrTasks -StateDir $dir -Port 0 -StartTimeoutSeconds 1 } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'KrTasks.DaemonStartTimeout,Add-KrTasks'
+        $err.CategoryInfo.Category | Should -Be 'OperationTimeout'
+        # Nothing keeps running for that state dir.
+        $cli = Join-Path $Root '.venv/bin/krtasks'
+        & $cli status --state-dir $dir | Out-Null
+        $LASTEXITCODE | Should -Be 1
+    }
+
+    It 'refuses a state dir that cannot be a directory' {
+        $file = Join-Path $TestDrive 'a-file'
+        Set-Content -Path $file -Value 'x'
+        { Add-KrTasks -StateDir $file -Port 0 } | Should -Throw -ErrorId 'KrTasks.StateDirUnusable,Add-KrTasks'
+    }
+}
+
 Describe 'Connections' {
     It 'fails once, clearly, when no daemon is connected' {
         $emptyDir = Join-Path $TestDrive 'no-daemon'
@@ -640,6 +675,28 @@ Describe 'Wait-KrTask' {
             $PercentComplete -ge 20 -and $PercentComplete -lt 100 -and $Status -match 'Step \d of 4' -and $Activity -match 'progress demo'
         } -Scope It
         Should -Invoke -ModuleName KrTasks Write-Progress -ParameterFilter { $Completed } -Scope It
+    }
+
+    It 'stops promptly on Ctrl+C (a pipeline stop) and leaves the task running' {
+        $id = Start-KrTask -ScriptBlock { Start-Sleep -Seconds 30 }
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                    param($Manifest, $StateDir, $Id)
+                    Import-Module $Manifest
+                    Add-KrTasks -StateDir $StateDir
+                    Wait-KrTask -Id $Id
+                }).AddParameters(@{ Manifest = (Join-Path $Root 'module/KrTasks.psd1'); StateDir = $StateDir; Id = $id })
+            $async = $ps.BeginInvoke()
+            Wait-Until { (Select-String -Path (Join-Path $StateDir 'daemon.log') -SimpleMatch "/tasks/$id/wait") } | Should -BeTrue
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 1.5
+            $async.IsCompleted | Should -BeTrue
+        }
+        finally { $ps.Dispose() }
+        Get-KrTaskState -Id $id | Should -Be 'Running'
+        Stop-KrTask -Id $id | Should -BeTrue
     }
 
     It 'takes records from Get-KrTask' {
