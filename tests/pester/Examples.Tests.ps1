@@ -43,6 +43,8 @@ AfterAll {
     foreach ($name in $SavedEnv.Keys) { Set-Item -Path "env:$name" -Value $SavedEnv[$name] -ErrorAction SilentlyContinue; if ($null -eq $SavedEnv[$name]) { Remove-Item "env:$name" -ErrorAction SilentlyContinue } }
     Remove-Module KrTasks -Force -ErrorAction SilentlyContinue
     if (Test-Path $StateDir) { Remove-Item -Recurse -Force $StateDir }
+    # New-KrTask's file example writes this one.
+    Remove-Item -Path (Join-Path ([System.IO.Path]::GetTempPath()) 'krtasks-example.ps1') -ErrorAction SilentlyContinue
 }
 
 Describe 'Help examples run as written' {
