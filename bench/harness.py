@@ -1,0 +1,186 @@
+"""A `krtasks serve` child process on loopback, and an HTTPS client for its REST API (issue 7 benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "/api/v1"
+READY_TIMEOUT_S = 120.0
+"""Longest wait for a daemon to answer /health (a first start generates the certificate and loads .NET)."""
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (the daemon binds it right after)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def krtasks_command() -> list[str]:
+    """How to run `krtasks`: the venv's entry point beside this interpreter, else `python -m krtasks.cli`."""
+    exe = Path(sys.executable).with_name("krtasks")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from krtasks.cli import main; main()"]
+
+
+class Daemon:
+    """One `krtasks serve --max-runspaces N` on a fresh temporary state dir; stop() removes the dir.
+
+    ``profile_html``: run it under pyinstrument and write the event loop's profile there on stop.
+    """
+
+    def __init__(self, max_runspaces: int = 8, profile_html: Path | None = None) -> None:
+        self.max_runspaces = max_runspaces
+        self.profile_html = profile_html
+        self.state_dir = Path(tempfile.mkdtemp(prefix="krtasks-bench-"))
+        self.port = free_port()
+        self.base = f"https://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.state_dir.parent / f"{self.state_dir.name}.log"
+        self.launched_at = 0.0
+
+    @property
+    def pid(self) -> int:
+        """The daemon's process id (the Python process that hosts .NET)."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def launch(self) -> None:
+        """Start the process (returns at once; see :meth:`wait_healthy`)."""
+        cmd = [*krtasks_command(), "serve", "--port", str(self.port), "--state-dir", str(self.state_dir),
+               "--max-runspaces", str(self.max_runspaces), "--log-level", "warning"]
+        if self.profile_html is not None:
+            cmd = [sys.executable, "-m", "pyinstrument", "-r", "html", "-o", str(self.profile_html), *cmd]
+        env = dict(os.environ)
+        env.pop("KRTASKS_STATE_DIR", None)
+        with open(self.log_path, "wb") as log:
+            self.launched_at = time.perf_counter()
+            # Own session: a Ctrl-C of the bench reaches us first, and stop() ends the daemon cleanly.
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=ROOT, env=env, start_new_session=True)
+
+    async def wait_healthy(self) -> float:
+        """Poll /api/v1/health until it answers 200; return seconds since launch."""
+        deadline = time.perf_counter() + READY_TIMEOUT_S
+        # No certificate check here: the certificate is created by this very start.
+        connector = aiohttp.TCPConnector(ssl=False, force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            while True:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"krtasks serve exited with {self.proc.returncode}; see {self.log_path}")
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with session.get(self.base + API + "/health") as resp:
+                        if resp.status == 200:
+                            return time.perf_counter() - self.launched_at
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"krtasks serve did not answer in {READY_TIMEOUT_S:g} s; see {self.log_path}")
+                await asyncio.sleep(0.01)
+
+    def token(self) -> str:
+        """The bearer token the daemon wrote into its state dir."""
+        return (self.state_dir / "token").read_text(encoding="ascii").strip()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Trust exactly the daemon's own certificate (hostname 127.0.0.1 checked)."""
+        return ssl.create_default_context(cafile=str(self.state_dir / "cert.pem"))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (graceful), SIGKILL after ``timeout``; then delete the state dir and the log."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.log_path.unlink()
+
+
+class Client:
+    """The REST API over one HTTPS session; ``connections`` kept-alive connections at most."""
+
+    def __init__(self, daemon: Daemon, connections: int = 1) -> None:
+        connector = aiohttp.TCPConnector(ssl=daemon.ssl_context(), limit=connections, keepalive_timeout=60)
+        self._session = aiohttp.ClientSession(
+            base_url=daemon.base, connector=connector,
+            headers={"Authorization": f"Bearer {daemon.token()}"},
+            timeout=aiohttp.ClientTimeout(total=300),
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        await self._session.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _call(self, method: str, path: str, expect: int, json: Any = None,
+                    params: dict[str, str] | None = None) -> Any:
+        async with self._session.request(method, API + path, json=json, params=params) as resp:
+            if resp.status != expect:
+                raise RuntimeError(f"{method} {path}: HTTP {resp.status}: {await resp.text()}")
+            return None if resp.status == 204 else await resp.json()
+
+    async def create(self, language: str, code: str, auto_start: bool = False) -> dict[str, Any]:
+        """POST /tasks → the record (201)."""
+        body = {"Language": language, "Code": code, "AutoStart": auto_start}
+        record: dict[str, Any] = await self._call("POST", "/tasks", 201, json=body)
+        return record
+
+    async def start(self, task_id: str) -> None:
+        """POST /tasks/{id}/start (202)."""
+        await self._call("POST", f"/tasks/{task_id}/start", 202)
+
+    async def get(self, task_id: str) -> dict[str, Any]:
+        """GET /tasks/{id} → the record."""
+        record: dict[str, Any] = await self._call("GET", f"/tasks/{task_id}", 200)
+        return record
+
+    async def wait(self, task_id: str, timeout_s: float = 120) -> dict[str, Any]:
+        """GET /tasks/{id}/wait?Timeout=s → the record once finished (or when the timeout passed)."""
+        record: dict[str, Any] = await self._call("GET", f"/tasks/{task_id}/wait", 200,
+                                                  params={"Timeout": f"{timeout_s:g}"})
+        return record
+
+    async def result(self, task_id: str) -> dict[str, Any]:
+        """GET /tasks/{id}/result → {Id, State, Output, Error}."""
+        result: dict[str, Any] = await self._call("GET", f"/tasks/{task_id}/result", 200)
+        return result
+
+    async def cancel(self, task_id: str) -> None:
+        """POST /tasks/{id}/cancel (202)."""
+        await self._call("POST", f"/tasks/{task_id}/cancel", 202)
+
+    async def remove(self, task_id: str) -> None:
+        """DELETE /tasks/{id} (204)."""
+        await self._call("DELETE", f"/tasks/{task_id}", 204)
+
+    async def roundtrip(self, language: str, code: str) -> dict[str, Any]:
+        """Create, start, wait until finished, read the result: the four calls a client makes."""
+        record = await self.create(language, code)
+        await self.start(record["Id"])
+        await self.wait(record["Id"])
+        return await self.result(record["Id"])

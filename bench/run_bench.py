@@ -1,0 +1,530 @@
+"""KrTasks benchmarks against PowerShell's own job engines, side by side in one run (issue 7).
+
+Run through ``dotnet pwsh ./build.ps1 -Task Bench`` (which builds first and passes ``--pwsh``), or directly:
+
+    .venv/bin/python bench/run_bench.py --pwsh "dotnet pwsh"
+
+Every KrTasks number goes through the REST API over HTTPS (loopback, kept-alive connections) against a
+fresh ``krtasks serve --max-runspaces 8`` on a temporary state dir; the baselines run in a child pwsh
+(bench/baselines.ps1). Results go to bench/results/<UTC timestamp>.json; a table of medians, ratios and
+targets goes to stdout. Targets are reported, never failed on. ``--render FILE`` prints a results file as
+the Markdown table used in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from harness import ROOT, Client, Daemon
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PS, CS = "PowerShell", "CSharp"
+CS_CODE = "return 40 + 2;"
+PS_SLEEP = "Start-Sleep -Seconds 60"
+CS_DELAY = "await Task.Delay(60000, CancellationToken);"
+RUNNING_TIMEOUT_S = 30.0
+"""Longest wait for a task to reach Running before a cancel sample (the loop is bounded in time)."""
+
+
+@dataclass
+class Settings:
+    """Sample counts; the defaults are the issue's (≥ 30 samples, 1 000 tasks, concurrency 8)."""
+
+    samples: int = 60
+    warmup: int = 10
+    startjob_samples: int = 5
+    tasks: int = 1000
+    concurrency: int = 8
+    throughput_runs: int = 3
+    distinct_scripts: int = 1000
+    distinct_concurrency: int = 4
+    cancel_samples: int = 5
+    cold_starts: int = 3
+
+    @classmethod
+    def quick(cls) -> Settings:
+        """A smoke run (about a minute): too few samples for numbers worth citing."""
+        return cls(samples=10, warmup=3, startjob_samples=2, tasks=100, throughput_runs=1, distinct_scripts=50,
+                   cancel_samples=2, cold_starts=1)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target from the issue: ``key`` compared with ``op`` against a number or another key times a factor."""
+
+    key: str
+    op: str
+    text: str
+    limit: float | None = None
+    other: str | None = None
+    factor: float = 1.0
+
+    def bound(self, results: dict[str, Any]) -> float | None:
+        """The number to compare with (None when the baseline is missing)."""
+        if self.other is None:
+            return self.limit
+        base = results.get(self.other)
+        return None if base is None else base * self.factor
+
+    def met(self, results: dict[str, Any]) -> bool | None:
+        """True/False, or None when either side is missing."""
+        value, bound = results.get(self.key), self.bound(results)
+        if value is None or bound is None:
+            return None
+        return bool(value < bound if self.op == "<" else value <= bound if self.op == "<=" else value >= bound)
+
+
+TARGETS = [
+    Target("ps_roundtrip_ms_p50", "<", "< ThreadJob's", other="threadjob_roundtrip_ms_p50"),
+    Target("ps_throughput_per_s", ">=", "≥ 2x ThreadJob's", other="threadjob_throughput_per_s", factor=2.0),
+    Target("cs_cached_roundtrip_ms_p50", "<=", "≤ 5 ms", limit=5.0),
+    Target("cs_distinct_1000_rss_growth_mb", "<=", "≤ 150 MB", limit=150.0),
+    Target("cancel_ps_ms", "<=", "≤ 500 ms", limit=500.0),
+    Target("cancel_cs_ms", "<=", "≤ 500 ms", limit=500.0),
+    Target("cold_start_ms", "<=", "≤ 5 000 ms", limit=5000.0),
+]
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so stdout keeps only the table."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def ms_since(t0: float) -> float:
+    """Milliseconds since ``t0`` (a perf_counter value)."""
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def median(values: list[float]) -> float:
+    """The median, rounded for the results file."""
+    return round(statistics.median(values), 2)
+
+
+def p90(values: list[float]) -> float:
+    """The 90th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 2)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB."""
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+# ---------------------------------------------------------------- machine
+
+
+def _run_text(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, memory, OS and the versions that shape the numbers."""
+    runtimes = [line.split(" [")[0] for line in _run_text(["dotnet", "--list-runtimes"]).splitlines()
+                if line.startswith("Microsoft.NETCore.App")]
+    from krtasks import __version__ as krtasks_version
+
+    commit = _run_text(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = bool(_run_text(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"]))
+    return {
+        "cores_logical": os.cpu_count(),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "cpu_model": _cpu_model(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "dotnet_sdk": _run_text(["dotnet", "--version"]),
+        "dotnet_runtimes": runtimes,
+        "krtasks": krtasks_version,
+        "git_commit": commit + ("-dirty" if dirty else ""),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# ---------------------------------------------------------------- PowerShell baselines
+
+
+def run_baselines(pwsh: list[str], s: Settings) -> dict[str, Any]:
+    """Run bench/baselines.ps1 in a child pwsh; return its JSON (sample lists and throughputs)."""
+    script = Path(__file__).resolve().parent / "baselines.ps1"
+    cmd = [*pwsh, "-NoProfile", "-NonInteractive", "-File", str(script),
+           "-RoundtripSamples", str(s.samples), "-StartJobSamples", str(s.startjob_samples),
+           "-Tasks", str(s.tasks), "-ThrottleLimit", str(s.concurrency), "-Repeats", str(s.throughput_runs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"baselines.ps1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return data
+
+
+# ---------------------------------------------------------------- KrTasks through the REST API
+
+
+async def sample(n: int, fn: Callable[[], Awaitable[float]]) -> list[float]:
+    """``n`` sequential samples of ``fn`` (each returns its own milliseconds)."""
+    return [await fn() for _ in range(n)]
+
+
+async def timed_roundtrip(client: Client, language: str, code: str, expect: Any) -> float:
+    """One create/start/wait/result round trip in ms; the task is removed afterwards, untimed."""
+    t0 = time.perf_counter()
+    result = await client.roundtrip(language, code)
+    elapsed = ms_since(t0)
+    if result["State"] != "Completed" or result["Output"] != expect:
+        raise RuntimeError(f"unexpected result: {result}")
+    await client.remove(result["Id"])
+    return elapsed
+
+
+async def timed_autostart(client: Client, language: str, code: str) -> float:
+    """Create with AutoStart, wait, read the result (three calls instead of four), in ms."""
+    t0 = time.perf_counter()
+    record = await client.create(language, code, auto_start=True)
+    await client.wait(record["Id"])
+    result = await client.result(record["Id"])
+    elapsed = ms_since(t0)
+    if result["State"] != "Completed":
+        raise RuntimeError(f"unexpected result: {result}")
+    await client.remove(record["Id"])
+    return elapsed
+
+
+async def cold_start(daemon: Daemon) -> dict[str, float]:
+    """Launch ``daemon``; ms until /health answers and until a first PowerShell task has completed."""
+    daemon.launch()
+    health_s = await daemon.wait_healthy()
+    async with Client(daemon) as client:
+        result = await client.roundtrip(PS, "1")
+    total = (time.perf_counter() - daemon.launched_at) * 1000.0
+    if result["State"] != "Completed":
+        raise RuntimeError(f"first task after start: {result}")
+    return {"health_ms": round(health_s * 1000.0, 1), "first_task_ms": round(total, 1)}
+
+
+async def run_concurrently(items: list[Any], workers: int, fn: Callable[[Any], Awaitable[None]]) -> None:
+    """Apply ``fn`` to every item with at most ``workers`` in flight."""
+    it = iter(items)
+
+    async def worker() -> None:
+        for item in it:  # one shared iterator: each item goes to exactly one worker
+            await fn(item)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+
+
+async def throughput(client: Client, n: int, concurrency: int) -> dict[str, float]:
+    """``n`` PowerShell tasks ``1`` submitted with AutoStart over ``concurrency`` connections, then waited for;
+    tasks per second from the first submit to the last end. Removal afterwards is untimed."""
+    ids: list[str] = []
+
+    async def submit(_: int) -> None:
+        ids.append((await client.create(PS, "1", auto_start=True))["Id"])
+
+    states: Counter[str] = Counter()
+
+    async def wait(task_id: str) -> None:
+        states[(await client.wait(task_id))["State"]] += 1
+
+    t0 = time.perf_counter()
+    await run_concurrently(list(range(n)), concurrency, submit)
+    submitted = time.perf_counter() - t0
+    await run_concurrently(list(ids), concurrency, wait)
+    elapsed = time.perf_counter() - t0
+    if states != Counter({"Completed": n}):
+        raise RuntimeError(f"throughput run ended with states {dict(states)}")
+    await run_concurrently(ids, concurrency, client.remove)
+    return {"per_s": round(n / elapsed, 2), "submit_s": round(submitted, 3), "total_s": round(elapsed, 3)}
+
+
+async def wait_running(client: Client, task_id: str) -> None:
+    """Poll until the task is Running (bounded by RUNNING_TIMEOUT_S)."""
+    deadline = time.monotonic() + RUNNING_TIMEOUT_S
+    while (await client.get(task_id))["State"] != "Running":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"task {task_id} did not reach Running in {RUNNING_TIMEOUT_S:g} s")
+        await asyncio.sleep(0.01)
+
+
+async def timed_cancel(client: Client, language: str, code: str) -> float:
+    """ms from POST cancel of a running 60 s task until its wait answers Stopped."""
+    record = await client.create(language, code, auto_start=True)
+    await wait_running(client, record["Id"])
+    await asyncio.sleep(0.3)  # let the code reach its sleep/delay, so the cancel interrupts real waiting
+    t0 = time.perf_counter()
+    await client.cancel(record["Id"])
+    done = await client.wait(record["Id"], 30)
+    elapsed = ms_since(t0)
+    if done["State"] != "Stopped":
+        raise RuntimeError(f"cancelled task ended {done['State']}: {done}")
+    await client.remove(record["Id"])
+    return elapsed
+
+
+def distinct_script(i: int) -> str:
+    """A small, realistic C# script that differs from every other i (so each one is compiled)."""
+    return f"var xs = Enumerable.Range(0, {i % 50 + 1}).Select(x => x * {i}).ToList();\nreturn xs.Sum() + {i};"
+
+
+async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int) -> dict[str, float]:
+    """Daemon RSS before and after creating, running and removing ``n`` distinct C# scripts."""
+    await asyncio.sleep(2)  # let the refill of runspaces and the GC settle before the first reading
+    before = rss_mb(daemon.pid)
+    peak = before
+
+    async def one(i: int) -> None:
+        nonlocal peak
+        result = await client.roundtrip(CS, distinct_script(i))
+        if result["State"] != "Completed":
+            raise RuntimeError(f"distinct script {i}: {result}")
+        await client.remove(result["Id"])
+        if i % 50 == 0:
+            peak = max(peak, rss_mb(daemon.pid))
+
+    t0 = time.perf_counter()
+    await run_concurrently(list(range(n)), concurrency, one)
+    elapsed = time.perf_counter() - t0
+    await asyncio.sleep(3)
+    after = rss_mb(daemon.pid)
+    return {"before_mb": round(before, 1), "after_mb": round(after, 1), "peak_mb": round(max(peak, after), 1),
+            "growth_mb": round(after - before, 1), "scripts_per_s": round(n / elapsed, 1)}
+
+
+async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything measured on one fresh daemon, then the extra cold starts. Returns (results, samples)."""
+    res: dict[str, Any] = {}
+    smp: dict[str, Any] = {}
+    daemon = Daemon(max_runspaces=8, profile_html=profile)
+    try:
+        log("cold start (fresh state dir: certificate, token, .NET, PowerShell, Roslyn)")
+        starts = [await cold_start(daemon)]
+        res["rss_after_start_mb"] = round(rss_mb(daemon.pid), 1)
+        async with Client(daemon) as client:
+            log("first C# task, then the same code cached")
+            t0 = time.perf_counter()
+            first = await client.create(CS, CS_CODE)
+            res["cs_first_create_ms"] = round(ms_since(t0), 1)
+            await client.start(first["Id"])
+            await client.wait(first["Id"])
+            if (await client.result(first["Id"]))["Output"] != 42:
+                raise RuntimeError("first C# task: wrong output")
+            res["cs_first_compile_ms"] = round(ms_since(t0), 1)
+            await client.remove(first["Id"])
+            await sample(s.warmup, lambda: timed_roundtrip(client, CS, CS_CODE, 42))
+            smp["cs_cached_roundtrip_ms"] = await sample(s.samples, lambda: timed_roundtrip(client, CS, CS_CODE, 42))
+
+            log(f"C# memory: {s.distinct_scripts} distinct scripts")
+            rss = await distinct_rss(client, daemon, s.distinct_scripts, s.distinct_concurrency)
+            res["cs_distinct_rss"] = rss
+            res["cs_distinct_1000_rss_growth_mb"] = rss["growth_mb"]
+
+            log("PowerShell round trips")
+            await sample(s.warmup, lambda: timed_roundtrip(client, PS, "1", [1]))
+            smp["ps_roundtrip_ms"] = await sample(s.samples, lambda: timed_roundtrip(client, PS, "1", [1]))
+            smp["ps_roundtrip_autostart_ms"] = await sample(s.samples, lambda: timed_autostart(client, PS, "1"))
+
+            log("cancels")
+            smp["cancel_ps_ms"] = await sample(s.cancel_samples, lambda: timed_cancel(client, PS, PS_SLEEP))
+            smp["cancel_cs_ms"] = await sample(s.cancel_samples, lambda: timed_cancel(client, CS, CS_DELAY))
+
+        async with Client(daemon, connections=s.concurrency) as client:
+            log(f"throughput: warm-up burst, then {s.throughput_runs} x {s.tasks} tasks")
+            await throughput(client, max(s.concurrency, s.tasks // 5), s.concurrency)
+            runs = []
+            for _ in range(s.throughput_runs):
+                await asyncio.sleep(1)  # the runspace pool refills between runs, as between bursts in real use
+                runs.append(await throughput(client, s.tasks, s.concurrency))
+                log(f"  {runs[-1]}")
+            smp["ps_throughput"] = runs
+            res["ps_throughput_per_s"] = median([r["per_s"] for r in runs])
+            res["rss_after_throughput_mb"] = round(rss_mb(daemon.pid), 1)
+    finally:
+        daemon.stop()
+
+    for _ in range(s.cold_starts - 1):
+        log("another cold start")
+        extra = Daemon(max_runspaces=8)
+        try:
+            starts.append(await cold_start(extra))
+        finally:
+            extra.stop()
+    smp["cold_start"] = starts
+    res["cold_start_ms"] = median([x["first_task_ms"] for x in starts])
+    res["cold_start_health_ms"] = median([x["health_ms"] for x in starts])
+
+    for key in ("cs_cached_roundtrip_ms", "ps_roundtrip_ms", "ps_roundtrip_autostart_ms"):
+        res[f"{key}_p50"] = median(smp[key])
+        res[f"{key}_p90"] = p90(smp[key])
+    res["cancel_ps_ms"] = median(smp["cancel_ps_ms"])
+    res["cancel_cs_ms"] = median(smp["cancel_cs_ms"])
+    return res, smp
+
+
+# ---------------------------------------------------------------- report
+
+ROWS: list[tuple[str, str, str | None, str]] = [
+    # (label, KrTasks key, baseline key, unit); ratio = how many times better KrTasks is
+    ("Round trip, PowerShell `1` (p50)", "ps_roundtrip_ms_p50", "threadjob_roundtrip_ms_p50", "ms"),
+    ("  vs Start-Job", "ps_roundtrip_ms_p50", "startjob_roundtrip_ms_p50", "ms"),
+    ("Throughput, 1 000 x `1`, concurrency 8", "ps_throughput_per_s", "threadjob_throughput_per_s", "/s"),
+    ("  vs ForEach-Object -Parallel", "ps_throughput_per_s", "foreach_parallel_throughput_per_s", "/s"),
+    ("C# first task after start", "cs_first_compile_ms", None, "ms"),
+    ("C# cached round trip (p50)", "cs_cached_roundtrip_ms_p50", None, "ms"),
+    ("RSS growth, 1 000 distinct C# scripts", "cs_distinct_1000_rss_growth_mb", None, "MB"),
+    ("Cancel PowerShell `Start-Sleep 60`", "cancel_ps_ms", None, "ms"),
+    ("Cancel C# `Task.Delay(60000, ct)`", "cancel_cs_ms", None, "ms"),
+    ("Cold start (health + first task)", "cold_start_ms", None, "ms"),
+]
+
+BASELINE_NAMES = {
+    "threadjob_roundtrip_ms_p50": "Start-ThreadJob", "startjob_roundtrip_ms_p50": "Start-Job",
+    "threadjob_throughput_per_s": "Start-ThreadJob", "foreach_parallel_throughput_per_s": "ForEach -Parallel",
+}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def table_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Rows of [metric, KrTasks, baseline, ratio, target, met]."""
+    targets = {t.key: t for t in TARGETS}
+    rows = []
+    for label, key, base_key, unit in ROWS:
+        value = results.get(key)
+        base = results.get(base_key) if base_key else None
+        ratio = "—"
+        if value and base:
+            better = base / value if unit == "ms" else value / base
+            ratio = f"{better:.2f}x {'faster' if better >= 1 else 'slower'}"
+        target = targets.get(key) if not label.startswith("  ") else None
+        met = None if target is None else target.met(results)
+        rows.append([
+            label, f"{_fmt(value)} {unit}",
+            f"{_fmt(base)} {unit} ({BASELINE_NAMES[base_key]})" if base_key else "",
+            ratio if base_key else "",
+            target.text if target else "",
+            "" if target is None else "n/a" if met is None else "met" if met else "MISSED",
+        ])
+    return rows
+
+
+HEADER = ["Metric", "KrTasks", "Baseline", "Ratio", "Target", "Status"]
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """A plain-text table for the terminal."""
+    rows = [HEADER, *table_rows(results)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The table and the machine as Markdown (for docs/benchmarks.md)."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    m = results.get("machine", {})
+    lines += ["", f"Machine: {m.get('cores_logical')} logical cores ({m.get('cpu_model')}), "
+              f"{m.get('memory_gib')} GiB, {m.get('os')}; Python {m.get('python')}, .NET SDK {m.get('dotnet_sdk')} "
+              f"({', '.join(m.get('dotnet_runtimes', []))}), PowerShell {m.get('powershell')}, "
+              f"KrTasks {m.get('krtasks')} at {m.get('git_commit')}; load average at start "
+              f"{m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}."]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run baselines and KrTasks, write the results file, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pwsh", default="dotnet pwsh",
+                        help="command that runs pwsh for the baselines (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="few samples: a smoke test, not numbers to cite")
+    parser.add_argument("--skip-baselines", action="store_true", help="only KrTasks (no ratios)")
+    parser.add_argument("--profile", type=Path, metavar="HTML",
+                        help="run the measured daemon under pyinstrument and write its event-loop profile here")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the results JSON goes")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="print a results file as Markdown and exit")
+    args = parser.parse_args(argv)
+    if args.render:
+        print(markdown(json.loads(args.render.read_text())))
+        return 0
+
+    s = Settings.quick() if args.quick else Settings()
+    started = datetime.now(UTC)
+    wall0 = time.perf_counter()
+    results: dict[str, Any] = {"started_at": started.isoformat(timespec="seconds"), "quick": args.quick,
+                               "settings": s.__dict__, "machine": machine_info()}
+    samples: dict[str, Any] = {}
+    if results["machine"]["load_average_at_start"][0] > 1.0:
+        log(f"note: load average {results['machine']['load_average_at_start']} — other work on this machine "
+            "will skew the numbers")
+
+    if not args.skip_baselines:
+        log("PowerShell baselines (Start-ThreadJob, Start-Job, ForEach-Object -Parallel)")
+        base = run_baselines(shlex.split(args.pwsh), s)
+        results["machine"]["powershell"] = base["powershell_version"]
+        results["machine"]["threadjob_module"] = base["threadjob_module_version"]
+        for key in ("threadjob_roundtrip_ms", "startjob_roundtrip_ms"):
+            samples[key] = [round(x, 3) for x in base[key]]
+            results[f"{key}_p50"] = median(base[key])
+        for key in ("threadjob_throughput", "foreach_parallel_throughput"):
+            samples[key] = [round(x, 2) for x in base[key]]
+            results[f"{key}_per_s"] = median(base[key])
+
+    kr, kr_samples = asyncio.run(bench_krtasks(s, args.profile))
+    results.update(kr)
+    samples.update(kr_samples)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["targets"] = {t.key: {"target": t.text, "bound": t.bound(results), "value": results.get(t.key),
+                                  "met": t.met(results)} for t in TARGETS}
+    results["wall_s"] = round(time.perf_counter() - wall0, 1)
+    results["samples"] = samples
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    out = args.out_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print_table(results)
+    print()
+    print(f"Wall time {results['wall_s']} s; results in {out}")
+    if args.profile:
+        print(f"Daemon event-loop profile: {args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
