@@ -197,6 +197,11 @@ switch ($Task) {
     }
     'Bench' {
         Invoke-Build
-        Write-Host 'Benchmarks: not yet (issue 7).'
+        # The baselines run in this same pwsh (as a child process); $env:KRTASKS_BENCH_ARGS adds options
+        # such as --quick or --profile FILE (see bench/run_bench.py --help).
+        $pwsh = (@(Get-PwshCommand) + @(Get-PwshPrefix) | ForEach-Object { '"' + $_ + '"' }) -join ' '
+        $extra = @(if ($env:KRTASKS_BENCH_ARGS) { -split $env:KRTASKS_BENCH_ARGS })
+        & $VenvPython (Join-Path $Root 'bench/run_bench.py') --pwsh $pwsh @extra | Out-Host
+        exit $LASTEXITCODE
     }
 }

@@ -425,7 +425,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         ratio = "—"
         if value and base:
             better = base / value if unit == "ms" else value / base
-            ratio = f"{better:.2f}x {'faster' if better >= 1 else 'slower'}"
+            ratio = f"{better:.2f}x faster" if better >= 1 else f"{1 / better:.2f}x slower"
         target = targets.get(key) if not label.startswith("  ") else None
         met = None if target is None else target.met(results)
         rows.append([
