@@ -550,6 +550,11 @@ class TaskService:
         future.add_done_callback(self._log_stop_failure)
 
     @staticmethod
+    def _log_release_failure(future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("releasing a compiled script failed: %s", future.exception())
+
+    @staticmethod
     def _log_stop_failure(future: asyncio.Future[None]) -> None:
         if not future.cancelled() and future.exception() is not None:
             log.warning("stopping a task failed: %s", future.exception())
@@ -573,13 +578,9 @@ class TaskService:
             await asyncio.gather(*(t.done.wait() for t in active))
         for t in subtree:
             self._tasks.pop(t.id.lower(), None)
-            if t.cache_key is not None:
-                key = t.cache_key
-                t.cache_key = None
-                engine = self._engine(t.language)
-                await asyncio.get_running_loop().run_in_executor(self._compile_pool, engine.release, key)
-            t.net_arguments = None
-            t.net_progress = None
+            released = self._release_resources(t)
+            if released is not None:
+                await released
         if task.parent_id:
             parent = self._tasks.get(task.parent_id.lower())
             if parent is not None:
@@ -739,11 +740,26 @@ class TaskService:
         task.progress.update(PercentComplete=100, StatusMessage=f"Cancelled; work abandoned after {grace:g} s")
         self._finalize(task, state)
 
+    def _release_resources(self, task: TaskEntry) -> asyncio.Future[None] | None:
+        """Drop what only a future run needs: the .NET arguments and progress, and the task's hold on its
+        compiled script (unloaded once no task holds it and it falls out of the LRU). Returns the release
+        running on the compile pool, or None when the task held no script."""
+        task.net_arguments = None
+        task.net_progress = None
+        key, task.cache_key = task.cache_key, None
+        if key is None:
+            return None
+        engine = self._engine(task.language)
+        return asyncio.get_running_loop().run_in_executor(self._compile_pool, engine.release, key)
+
     def _finalize(self, task: TaskEntry, state: TaskState, counted: bool = True) -> None:
-        """Enter a final state: timestamps, metrics, release the slot, wake waiters and the queue."""
+        """Enter a final state: timestamps, metrics, release the slot and the compiled script (a finished
+        task never runs again), wake waiters and the queue."""
         task.completed_at = self._clock()
         task.execution = None
-        task.net_progress = None
+        released = self._release_resources(task)
+        if released is not None:
+            released.add_done_callback(self._log_release_failure)
         if counted:
             self._running -= 1
             self.metrics.runs.labels(task.language.value, state.value).inc()

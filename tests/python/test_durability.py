@@ -486,7 +486,7 @@ async def test_retention_by_age(runtime: RuntimeInfo, store: SqliteTaskStore) ->
         for i in range(3):
             await svc.create(TaskSpec(code=f"return {i};", language=Language.CSHARP, id=f"old{i}", auto_start=True))
             await svc.wait(f"old{i}", 30)
-        assert cs.loaded_scripts == 3  # finished tasks still hold their compiled script
+        assert cs.loaded_scripts == 0  # a finished task releases its script (cache size 0: unloaded at once)
         clock.advance(1800)
         await svc.create(TaskSpec(code="'young'", id="young", auto_start=True))
         await svc.wait("young", 30)
@@ -495,7 +495,7 @@ async def test_retention_by_age(runtime: RuntimeInfo, store: SqliteTaskStore) ->
         clock.advance(1800)  # the old ones completed an hour ago now
         assert await svc.sweep() == 3
         assert sorted(t["Id"] for t in svc.list()) == ["waiting", "young"]
-        assert cs.loaded_scripts == 0  # removal released their scripts (cache size 0: unloaded)
+        assert cs.loaded_scripts == 0
         assert store.count()[0] == 2
         clock.advance(1800)
         assert await svc.sweep() == 1 and [t["Id"] for t in svc.list()] == ["waiting"]  # NotStarted stays

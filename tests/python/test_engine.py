@@ -580,3 +580,24 @@ async def test_service_default_timeout(runtime: RuntimeInfo) -> None:
         assert (await service.wait(own["Id"], 10))["TimeoutSeconds"] == 30
     finally:
         await service.close()
+
+
+async def test_finished_task_releases_its_script(runtime: RuntimeInfo) -> None:
+    # Regression: finished C#/VB tasks held their compiled script until removal (up to max_finished).
+    service = TaskService(ServiceConfig(max_runspaces=2, compile_cache_size=2))
+    await service.open()
+    try:
+        for i in range(6):
+            await run(service, f"{i} + 1", CS)
+        await asyncio.sleep(0.2)  # releases run on the compile pool
+        assert service._engines[CS].loaded_scripts <= 2
+        waiting = await service.create(TaskSpec(code="40 + 2", language=CS))
+        assert await service.cancel(waiting["Id"])  # cancelled before start: also released
+        await asyncio.sleep(0.2)
+        assert service._engines[CS].loaded_scripts <= 2
+        held = await service.create(TaskSpec(code='"held until removed"', language=CS))
+        assert service._engines[CS]._held  # a NotStarted task holds its script...
+        assert await service.remove(held["Id"])
+        assert not service._engines[CS]._held  # ...until it is removed
+    finally:
+        await service.close()
