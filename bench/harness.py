@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import json as jsonlib
 import os
 import shutil
 import signal
@@ -13,8 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 
@@ -43,7 +46,8 @@ def krtasks_command() -> list[str]:
 class Daemon:
     """One `krtasks serve --max-runspaces N` on a fresh temporary state dir; stop() removes the dir.
 
-    ``profile_html``: run it under pyinstrument and write the event loop's profile there on stop.
+    ``profile_html``: run it under pyinstrument and write the event loop's profile there on stop (HTML, or
+    text when the name ends in .txt).
     """
 
     def __init__(self, max_runspaces: int = 8, profile_html: Path | None = None) -> None:
@@ -67,7 +71,8 @@ class Daemon:
         cmd = [*krtasks_command(), "serve", "--port", str(self.port), "--state-dir", str(self.state_dir),
                "--max-runspaces", str(self.max_runspaces), "--log-level", "warning"]
         if self.profile_html is not None:
-            cmd = [sys.executable, "-m", "pyinstrument", "-r", "html", "-o", str(self.profile_html), *cmd]
+            wrapper = Path(__file__).resolve().parent / "profiled_serve.py"
+            cmd = [sys.executable, str(wrapper), str(self.profile_html), *cmd[len(krtasks_command()):]]
         env = dict(os.environ)
         env.pop("KRTASKS_STATE_DIR", None)
         with open(self.log_path, "wb") as log:
@@ -116,33 +121,21 @@ class Daemon:
             self.log_path.unlink()
 
 
-class Client:
-    """The REST API over one HTTPS session; ``connections`` kept-alive connections at most."""
+class ApiClient:
+    """The REST API calls the benchmarks make; subclasses supply the transport (:meth:`_call`)."""
 
-    def __init__(self, daemon: Daemon, connections: int = 1) -> None:
-        connector = aiohttp.TCPConnector(ssl=daemon.ssl_context(), limit=connections, keepalive_timeout=60)
-        self._session = aiohttp.ClientSession(
-            base_url=daemon.base, connector=connector,
-            headers={"Authorization": f"Bearer {daemon.token()}"},
-            timeout=aiohttp.ClientTimeout(total=300),
-        )
+    async def _call(self, method: str, path: str, expect: int, json: Any = None,
+                    params: dict[str, str] | None = None) -> Any:
+        raise NotImplementedError
 
     async def close(self) -> None:
-        """Close the session and its connections."""
-        await self._session.close()
+        """Release the connection(s)."""
 
-    async def __aenter__(self) -> Client:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def _call(self, method: str, path: str, expect: int, json: Any = None,
-                    params: dict[str, str] | None = None) -> Any:
-        async with self._session.request(method, API + path, json=json, params=params) as resp:
-            if resp.status != expect:
-                raise RuntimeError(f"{method} {path}: HTTP {resp.status}: {await resp.text()}")
-            return None if resp.status == 204 else await resp.json()
 
     async def create(self, language: str, code: str, auto_start: bool = False) -> dict[str, Any]:
         """POST /tasks → the record (201)."""
@@ -184,3 +177,55 @@ class Client:
         await self.start(record["Id"])
         await self.wait(record["Id"])
         return await self.result(record["Id"])
+
+
+class Client(ApiClient):
+    """aiohttp: ``connections`` kept-alive HTTPS connections at most, for concurrent load."""
+
+    def __init__(self, daemon: Daemon, connections: int = 1) -> None:
+        connector = aiohttp.TCPConnector(ssl=daemon.ssl_context(), limit=connections, keepalive_timeout=60)
+        self._session = aiohttp.ClientSession(
+            base_url=daemon.base, connector=connector,
+            headers={"Authorization": f"Bearer {daemon.token()}"},
+            timeout=aiohttp.ClientTimeout(total=300),
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        await self._session.close()
+
+    async def _call(self, method: str, path: str, expect: int, json: Any = None,
+                    params: dict[str, str] | None = None) -> Any:
+        async with self._session.request(method, API + path, json=json, params=params) as resp:
+            if resp.status != expect:
+                raise RuntimeError(f"{method} {path}: HTTP {resp.status}: {await resp.text()}")
+            return None if resp.status == 204 else await resp.json()
+
+
+class LeanClient(ApiClient):
+    """One kept-alive ``http.client`` HTTPS connection, for sequential latency samples.
+
+    Each call blocks the event loop until its response arrives, on purpose: the samples are taken one at
+    a time, and the client's own loop scheduling (~0.3 ms a request with aiohttp here) is not the daemon's
+    latency. A .NET HttpClient (the PowerShell module) is closer to this than to aiohttp.
+    """
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._conn = http.client.HTTPSConnection("127.0.0.1", daemon.port, context=daemon.ssl_context(),
+                                                 timeout=300)
+        self._headers = {"Authorization": f"Bearer {daemon.token()}", "Content-Type": "application/json"}
+
+    async def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    async def _call(self, method: str, path: str, expect: int, json: Any = None,
+                    params: dict[str, str] | None = None) -> Any:
+        url = API + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        body = None if json is None else jsonlib.dumps(json)
+        self._conn.request(method, url, body=body, headers=self._headers)
+        resp = self._conn.getresponse()
+        data = resp.read()
+        if resp.status != expect:
+            raise RuntimeError(f"{method} {path}: HTTP {resp.status}: {data!r}")
+        return jsonlib.loads(data) if data else None

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from harness import ROOT, Client, Daemon
+from harness import ROOT, ApiClient, Client, Daemon, LeanClient
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PS, CS = "PowerShell", "CSharp"
@@ -193,7 +193,7 @@ async def sample(n: int, fn: Callable[[], Awaitable[float]]) -> list[float]:
     return [await fn() for _ in range(n)]
 
 
-async def timed_roundtrip(client: Client, language: str, code: str, expect: Any) -> float:
+async def timed_roundtrip(client: ApiClient, language: str, code: str, expect: Any) -> float:
     """One create/start/wait/result round trip in ms; the task is removed afterwards, untimed."""
     t0 = time.perf_counter()
     result = await client.roundtrip(language, code)
@@ -204,7 +204,7 @@ async def timed_roundtrip(client: Client, language: str, code: str, expect: Any)
     return elapsed
 
 
-async def timed_autostart(client: Client, language: str, code: str) -> float:
+async def timed_autostart(client: ApiClient, language: str, code: str) -> float:
     """Create with AutoStart, wait, read the result (three calls instead of four), in ms."""
     t0 = time.perf_counter()
     record = await client.create(language, code, auto_start=True)
@@ -221,7 +221,7 @@ async def cold_start(daemon: Daemon) -> dict[str, float]:
     """Launch ``daemon``; ms until /health answers and until a first PowerShell task has completed."""
     daemon.launch()
     health_s = await daemon.wait_healthy()
-    async with Client(daemon) as client:
+    async with LeanClient(daemon) as client:
         result = await client.roundtrip(PS, "1")
     total = (time.perf_counter() - daemon.launched_at) * 1000.0
     if result["State"] != "Completed":
@@ -264,7 +264,7 @@ async def throughput(client: Client, n: int, concurrency: int) -> dict[str, floa
     return {"per_s": round(n / elapsed, 2), "submit_s": round(submitted, 3), "total_s": round(elapsed, 3)}
 
 
-async def wait_running(client: Client, task_id: str) -> None:
+async def wait_running(client: ApiClient, task_id: str) -> None:
     """Poll until the task is Running (bounded by RUNNING_TIMEOUT_S)."""
     deadline = time.monotonic() + RUNNING_TIMEOUT_S
     while (await client.get(task_id))["State"] != "Running":
@@ -273,7 +273,7 @@ async def wait_running(client: Client, task_id: str) -> None:
         await asyncio.sleep(0.01)
 
 
-async def timed_cancel(client: Client, language: str, code: str) -> float:
+async def timed_cancel(client: ApiClient, language: str, code: str) -> float:
     """ms from POST cancel of a running 60 s task until its wait answers Stopped."""
     record = await client.create(language, code, auto_start=True)
     await wait_running(client, record["Id"])
@@ -326,7 +326,7 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
         log("cold start (fresh state dir: certificate, token, .NET, PowerShell, Roslyn)")
         starts = [await cold_start(daemon)]
         res["rss_after_start_mb"] = round(rss_mb(daemon.pid), 1)
-        async with Client(daemon) as client:
+        async with LeanClient(daemon) as client:
             log("first C# task, then the same code cached")
             t0 = time.perf_counter()
             first = await client.create(CS, CS_CODE)
@@ -339,12 +339,15 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             await client.remove(first["Id"])
             await sample(s.warmup, lambda: timed_roundtrip(client, CS, CS_CODE, 42))
             smp["cs_cached_roundtrip_ms"] = await sample(s.samples, lambda: timed_roundtrip(client, CS, CS_CODE, 42))
+            smp["cs_cached_autostart_ms"] = await sample(s.samples, lambda: timed_autostart(client, CS, CS_CODE))
 
+        async with Client(daemon, connections=s.distinct_concurrency) as aclient:
             log(f"C# memory: {s.distinct_scripts} distinct scripts")
-            rss = await distinct_rss(client, daemon, s.distinct_scripts, s.distinct_concurrency)
+            rss = await distinct_rss(aclient, daemon, s.distinct_scripts, s.distinct_concurrency)
             res["cs_distinct_rss"] = rss
             res["cs_distinct_1000_rss_growth_mb"] = rss["growth_mb"]
 
+        async with LeanClient(daemon) as client:
             log("PowerShell round trips")
             await sample(s.warmup, lambda: timed_roundtrip(client, PS, "1", [1]))
             smp["ps_roundtrip_ms"] = await sample(s.samples, lambda: timed_roundtrip(client, PS, "1", [1]))
@@ -353,6 +356,14 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             log("cancels")
             smp["cancel_ps_ms"] = await sample(s.cancel_samples, lambda: timed_cancel(client, PS, PS_SLEEP))
             smp["cancel_cs_ms"] = await sample(s.cancel_samples, lambda: timed_cancel(client, CS, CS_DELAY))
+
+        async with Client(daemon) as aclient:
+            # The same round trips through aiohttp's client: how much a heavier client adds.
+            log("round trips again through aiohttp's client")
+            await sample(s.warmup, lambda: timed_roundtrip(aclient, PS, "1", [1]))
+            smp["ps_roundtrip_aiohttp_ms"] = await sample(s.samples, lambda: timed_roundtrip(aclient, PS, "1", [1]))
+            smp["cs_cached_roundtrip_aiohttp_ms"] = await sample(
+                s.samples, lambda: timed_roundtrip(aclient, CS, CS_CODE, 42))
 
         async with Client(daemon, connections=s.concurrency) as client:
             log(f"throughput: warm-up burst, then {s.throughput_runs} x {s.tasks} tasks")
@@ -379,7 +390,8 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
     res["cold_start_ms"] = median([x["first_task_ms"] for x in starts])
     res["cold_start_health_ms"] = median([x["health_ms"] for x in starts])
 
-    for key in ("cs_cached_roundtrip_ms", "ps_roundtrip_ms", "ps_roundtrip_autostart_ms"):
+    for key in ("cs_cached_roundtrip_ms", "cs_cached_autostart_ms", "ps_roundtrip_ms", "ps_roundtrip_autostart_ms",
+                "ps_roundtrip_aiohttp_ms", "cs_cached_roundtrip_aiohttp_ms"):
         res[f"{key}_p50"] = median(smp[key])
         res[f"{key}_p90"] = p90(smp[key])
     res["cancel_ps_ms"] = median(smp["cancel_ps_ms"])
@@ -390,17 +402,22 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
 # ---------------------------------------------------------------- report
 
 ROWS: list[tuple[str, str, str | None, str]] = [
-    # (label, KrTasks key, baseline key, unit); ratio = how many times better KrTasks is
+    # (label, KrTasks key, baseline key, unit); indented rows are variants without a target of their own
     ("Round trip, PowerShell `1` (p50)", "ps_roundtrip_ms_p50", "threadjob_roundtrip_ms_p50", "ms"),
     ("  vs Start-Job", "ps_roundtrip_ms_p50", "startjob_roundtrip_ms_p50", "ms"),
+    ("  AutoStart: 3 calls", "ps_roundtrip_autostart_ms_p50", "threadjob_roundtrip_ms_p50", "ms"),
+    ("  through aiohttp's client", "ps_roundtrip_aiohttp_ms_p50", "threadjob_roundtrip_ms_p50", "ms"),
     ("Throughput, 1 000 x `1`, concurrency 8", "ps_throughput_per_s", "threadjob_throughput_per_s", "/s"),
     ("  vs ForEach-Object -Parallel", "ps_throughput_per_s", "foreach_parallel_throughput_per_s", "/s"),
     ("C# first task after start", "cs_first_compile_ms", None, "ms"),
     ("C# cached round trip (p50)", "cs_cached_roundtrip_ms_p50", None, "ms"),
+    ("  AutoStart: 3 calls", "cs_cached_autostart_ms_p50", None, "ms"),
+    ("  through aiohttp's client", "cs_cached_roundtrip_aiohttp_ms_p50", None, "ms"),
     ("RSS growth, 1 000 distinct C# scripts", "cs_distinct_1000_rss_growth_mb", None, "MB"),
     ("Cancel PowerShell `Start-Sleep 60`", "cancel_ps_ms", None, "ms"),
     ("Cancel C# `Task.Delay(60000, ct)`", "cancel_cs_ms", None, "ms"),
     ("Cold start (health + first task)", "cold_start_ms", None, "ms"),
+    ("  until /health answers", "cold_start_health_ms", None, "ms"),
 ]
 
 BASELINE_NAMES = {
