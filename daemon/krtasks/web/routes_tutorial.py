@@ -10,6 +10,7 @@ are case-insensitive, as in ASP.NET Core.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -87,17 +88,24 @@ async def create_cs(request: web.Request) -> web.Response:
     return json_response({"id": record["Id"], "language": Language.CSHARP.value})
 
 
-@routes.get("/tasks/start")
-async def start(request: web.Request) -> web.Response:
-    """202 ``{started: true, id}``; 409 ``{started: false, id}`` when unknown or not NotStarted; 400 no id."""
+async def _verb(request: web.Request, key: str, action: Callable[[str], Awaitable[bool]], ok: int,
+                refused: int) -> web.Response:
+    """Shared shape of start/cancel/remove: ``{<key>: bool, id}`` with ``ok`` or ``refused`` (also for an
+    unknown id); 400 ``{error}`` without an id."""
     task_id = _required_id(request)
     if task_id is None:
         return _missing_id()
     try:
-        started = await asyncio.shield(request.app[SERVICE].start(task_id))
+        done = await asyncio.shield(action(task_id))
     except TaskNotFoundError:
-        started = False
-    return json_response({"started": started, "id": task_id}, status=202 if started else 409)
+        done = False
+    return json_response({key: done, "id": task_id}, status=ok if done else refused)
+
+
+@routes.get("/tasks/start")
+async def start(request: web.Request) -> web.Response:
+    """202 ``{started: true, id}``; 409 ``{started: false, id}`` when unknown or not NotStarted; 400 no id."""
+    return await _verb(request, "started", request.app[SERVICE].start, 202, 409)
 
 
 @routes.get("/tasks/state")
@@ -129,27 +137,13 @@ async def result(request: web.Request) -> web.Response:
 @routes.get("/tasks/cancel")
 async def cancel(request: web.Request) -> web.Response:
     """202 ``{cancelled: true, id}``; 409 ``{cancelled: false, id}`` when unknown or finished; 400 no id."""
-    task_id = _required_id(request)
-    if task_id is None:
-        return _missing_id()
-    try:
-        cancelled = await asyncio.shield(request.app[SERVICE].cancel(task_id))
-    except TaskNotFoundError:
-        cancelled = False
-    return json_response({"cancelled": cancelled, "id": task_id}, status=202 if cancelled else 409)
+    return await _verb(request, "cancelled", request.app[SERVICE].cancel, 202, 409)
 
 
 @routes.get("/tasks/remove")
 async def remove(request: web.Request) -> web.Response:
     """200 ``{removed: true, id}``; 404 ``{removed: false, id}`` when unknown or still running; 400 no id."""
-    task_id = _required_id(request)
-    if task_id is None:
-        return _missing_id()
-    try:
-        removed = await asyncio.shield(request.app[SERVICE].remove(task_id))
-    except TaskNotFoundError:
-        removed = False
-    return json_response({"removed": removed, "id": task_id}, status=200 if removed else 404)
+    return await _verb(request, "removed", request.app[SERVICE].remove, 200, 404)
 
 
 @routes.get("/tasks/list")
