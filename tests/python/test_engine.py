@@ -371,6 +371,40 @@ async def test_uncooperative_csharp_is_abandoned_after_grace(svc: TaskService) -
     assert svc.abandoned == before + 1
 
 
+async def _cancel_inside_call(svc: TaskService, call: str) -> tuple[dict[str, Any], float]:
+    """Start ``call`` after a progress marker, cancel once the marker shows; return (record, seconds)."""
+    rec = await svc.create(TaskSpec(code=f"$TaskProgress.StatusMessage = 'in call'; {call}; 'late'",
+                                    auto_start=True))
+    await wait_for(lambda: svc.get(rec["Id"])["Progress"]["StatusMessage"] == "in call")
+    await asyncio.sleep(0.2)
+    t0 = time.monotonic()
+    await svc.cancel(rec["Id"])
+    done = await svc.wait(rec["Id"], 10)
+    return done, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("call", [
+    "[System.Threading.Thread]::Sleep(4000)",
+    # Catastrophic backtracking, bounded at 4 s by the regex timeout whatever the CPU.
+    "[regex]::Match(('a' * 40) + '!', '^(a+)+$', 'None', [timespan]::FromSeconds(4))",
+])
+async def test_uninterruptible_powershell_call_is_abandoned_after_grace(svc: TaskService, call: str) -> None:
+    # The pipeline stop cannot interrupt a .NET method call; the task is let go after the grace period.
+    done, seconds = await _cancel_inside_call(svc, call)
+    assert done["State"] == "Stopped" and "abandoned" in done["Progress"]["StatusMessage"], done
+    assert 0.9 <= seconds < 3.5  # the 1 s grace period of this service, not the 4 s call
+    assert svc.result(done["Id"])["Output"] is None  # never finished: no output
+    assert svc.running_count < svc.config.max_runspaces  # its slot was given back
+
+
+async def test_powershell_stop_reaches_script_block_callbacks(svc: TaskService) -> None:
+    done, seconds = await _cancel_inside_call(
+        svc, "$end = [datetime]::UtcNow.AddSeconds(15); "
+             "[System.Threading.SpinWait]::SpinUntil([Func[bool]]{ [datetime]::UtcNow -gt $end })")
+    assert done["State"] == "Stopped" and done["Progress"]["StatusMessage"] == "Cancelled"
+    assert seconds < 0.9
+
+
 async def test_vb_arguments_progress_and_token(svc: TaskService) -> None:
     done = await run(svc, "TaskProgress.StatusMessage = \"vb\"\n"
                           "Await Task.Delay(10, CancellationToken)\n"
