@@ -12,13 +12,10 @@ function Get-KrTasksIdCompletion {
     $connection = if ($FakeBoundParameters -and $FakeBoundParameters.Contains('Connection')) { $FakeBoundParameters['Connection'] } else { $script:DefaultConnection }
     if ($null -eq $connection -or $connection.PSObject.TypeNames -notcontains 'KrTasks.Connection') { return }
     $word = $WordToComplete.Trim([char[]]"'`"")
-    $request = New-KrTasksRequest -Connection $connection -Path 'tasks' -Query @{ Limit = 200 }
-    $cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds(3))
     try {
-        $response = Read-KrTasksResponse -Response ($connection.HttpClient.SendAsync($request, $cts.Token).GetAwaiter().GetResult())
+        $response = Read-KrTasksResponse -Response (Send-KrTasksRequest -Connection $connection -Path 'tasks' -Query @{ Limit = 200 } -TimeoutSeconds 3)
     }
     catch { return }
-    finally { $cts.Dispose(); $request.Dispose() }
     if (-not $response.Ok) { return }
     $pattern = [System.Management.Automation.WildcardPattern]::new("$([System.Management.Automation.WildcardPattern]::Escape($word))*", 'IgnoreCase')
     $namePattern = [System.Management.Automation.WildcardPattern]::new("*$([System.Management.Automation.WildcardPattern]::Escape($word))*", 'IgnoreCase')

@@ -22,21 +22,8 @@ function Invoke-KrTasksApi {
         [double] $TimeoutSeconds = 100,
         [string] $DateKind = 'String'
     )
-    $request = New-KrTasksRequest -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body
-    $cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds($TimeoutSeconds))
-    try {
-        try {
-            $raw = $Connection.HttpClient.SendAsync($request, $cts.Token).GetAwaiter().GetResult()
-        }
-        catch {
-            $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -Exception $_.Exception -Connection $Connection))
-        }
-        $response = Read-KrTasksResponse -Response $raw -DateKind $DateKind
-    }
-    finally {
-        $cts.Dispose()
-        $request.Dispose()
-    }
+    $raw = Send-KrTasksRequest -Caller $Caller -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body -TimeoutSeconds $TimeoutSeconds
+    $response = Read-KrTasksResponse -Response $raw -DateKind $DateKind
     if (-not $response.Ok -and $response.Status -notin $Handled) {
         if ($response.Status -eq 404 -and $TargetId) {
             $Caller.WriteError((New-KrTasksErrorRecord -NotFoundId $TargetId))

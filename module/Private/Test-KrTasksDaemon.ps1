@@ -12,10 +12,8 @@ function Test-KrTasksDaemon {
         [double] $TimeoutSeconds = 3,
         [switch] $PassThruError
     )
-    $request = New-KrTasksRequest -Connection $Connection -Path 'health'
-    $cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds($TimeoutSeconds))
     try {
-        $response = Read-KrTasksResponse -Response ($Connection.HttpClient.SendAsync($request, $cts.Token).GetAwaiter().GetResult())
+        $response = Read-KrTasksResponse -Response (Send-KrTasksRequest -Connection $Connection -Path 'health' -TimeoutSeconds $TimeoutSeconds)
         if ($response.Ok -and $null -ne $response.Body) { return $response.Body }
         Write-Verbose "Health check of $($Connection.Uri) answered HTTP $($response.Status)."
         $null
@@ -24,9 +22,5 @@ function Test-KrTasksDaemon {
         Write-Verbose "Health check of $($Connection.Uri) failed: $($_.Exception.Message)"
         if ($PassThruError) { return $_.Exception }
         $null
-    }
-    finally {
-        $cts.Dispose()
-        $request.Dispose()
     }
 }
