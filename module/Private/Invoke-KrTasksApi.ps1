@@ -4,9 +4,10 @@ function Invoke-KrTasksApi {
         Sends one request to the daemon and returns the answer (see Read-KrTasksResponse).
     .DESCRIPTION
         Error answers become ErrorRecords written through -Caller (the public cmdlet, so the error
-        names it), except the statuses in -Handled, which the caller deals with itself; a 404 for
-        a task (-TargetId) becomes the standard ObjectNotFound error. A request that gets no answer
-        at all is a terminating error of the caller: one clear message instead of one per input.
+        names it; see Write-KrTasksResponseError), except the statuses in -Handled, which the
+        caller deals with itself; a 404 for a task (-TargetId) becomes the standard ObjectNotFound
+        error. A request that gets no answer at all is a terminating error of the caller: one
+        clear message instead of one per input.
         The answer object is returned in every case but the terminating one.
     #>
     [CmdletBinding()]
@@ -25,16 +26,7 @@ function Invoke-KrTasksApi {
     $raw = Send-KrTasksRequest -Caller $Caller -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body -TimeoutSeconds $TimeoutSeconds
     $response = Read-KrTasksResponse -Response $raw -DateKind $DateKind
     if (-not $response.Ok -and $response.Status -notin $Handled) {
-        if ($response.Status -eq 404 -and $TargetId) {
-            $Caller.WriteError((New-KrTasksErrorRecord -NotFoundId $TargetId))
-        }
-        elseif ($response.Status -eq 401) {
-            # Nothing else can work with a refused token: stop here with one error.
-            $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $TargetId))
-        }
-        else {
-            $Caller.WriteError((New-KrTasksErrorRecord -Response $response -TargetId $TargetId))
-        }
+        Write-KrTasksResponseError -Caller $Caller -Response $response -TargetId $TargetId
     }
     $response
 }

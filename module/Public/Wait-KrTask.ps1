@@ -118,9 +118,7 @@ function Wait-KrTask {
                     $response = Read-KrTasksResponse -Response $pending.Result
                     if (-not $response.Ok) {
                         $s.Done = $true
-                        $record = if ($response.Status -eq 404) { New-KrTasksErrorRecord -NotFoundId $s.Id } else { New-KrTasksErrorRecord -Response $response -TargetId $s.Id }
-                        if ($response.Status -eq 401) { $PSCmdlet.ThrowTerminatingError($record) }
-                        $PSCmdlet.WriteError($record)
+                        Write-KrTasksResponseError -Caller $PSCmdlet -Response $response -TargetId $s.Id
                         continue
                     }
                     $s.Record = ConvertTo-KrTaskRecord $response.Body
