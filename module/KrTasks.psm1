@@ -12,8 +12,7 @@ $script:StartedDaemons = [System.Collections.Generic.Dictionary[int, System.Diag
 $script:StartedDaemonUris = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
 # Windows only: log files the daemons' output is copied into.
 $script:DaemonLogStreams = [System.Collections.Generic.List[System.IDisposable]]::new()
-# Task states and languages the daemon knows (parameter validation and completion).
-$script:TaskStates = 'NotStarted', 'Queued', 'Running', 'Stopping', 'Completed', 'Failed', 'Stopped'
+# The states a task ends in (it never leaves them).
 $script:FinishedStates = 'Completed', 'Failed', 'Stopped'
 $script:JsonHasDateKind = (Get-Command -Name ConvertFrom-Json).Parameters.ContainsKey('DateKind')
 

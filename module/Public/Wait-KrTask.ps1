@@ -79,7 +79,7 @@ function Wait-KrTask {
         $progressBase = Get-Random -Minimum 100000 -Maximum 900000
         $states = [ordered]@{}
         for ($i = 0; $i -lt $ids.Count; $i++) {
-            $states[$ids[$i]] = [pscustomobject]@{ Id = $ids[$i]; ProgressId = $progressBase + $i; Request = $null; Pending = $null; Cts = $null; Record = $null; Done = $false; Finished = $false }
+            $states[$ids[$i]] = [pscustomobject]@{ Id = $ids[$i]; ProgressId = $progressBase + $i; Request = $null; Pending = $null; Cts = $null; Record = $null; Done = $false }
         }
         try {
             $stop = $false
@@ -124,7 +124,6 @@ function Wait-KrTask {
                     $s.Record = ConvertTo-KrTaskRecord $response.Body
                     if ($s.Record.State -in $script:FinishedStates) {
                         $s.Done = $true
-                        $s.Finished = $true
                         Write-Progress -Id $s.ProgressId -Activity (Get-KrTasksProgressActivity $s.Record) -Completed
                         if ($Any) { $stop = $true }
                     }
@@ -146,9 +145,9 @@ function Wait-KrTask {
                 }
             }
         }
-        # Wait-Job's order: the order the ids were given in.
+        # The tasks that finished, in the order the ids were given (as Wait-Job).
         foreach ($s in $states.Values) {
-            if ($s.Finished) { $s.Record }
+            if ($null -ne $s.Record -and $s.Record.State -in $script:FinishedStates) { $s.Record }
         }
     }
 }
