@@ -9,7 +9,6 @@ function Connect-KrTasksLocalDaemon {
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $StateDir,
-        [AllowNull()] $ProcessId,
         [string] $LogPath,
         [AllowNull()] $DaemonInfo
     )
@@ -23,8 +22,7 @@ function Connect-KrTasksLocalDaemon {
     $token = if ((Get-KrTasksMember $info 'Auth' 'token') -ne 'none' -and (Test-Path -LiteralPath $tokenPath -PathType Leaf)) {
         [System.IO.File]::ReadAllText($tokenPath).Trim()
     }
-    $pidValue = if ($null -ne $ProcessId) { $ProcessId } else { Get-KrTasksMember $info 'Pid' }
-    $connection = New-KrTasksConnection -Uri $uri -Token $token -CertificatePath $(if ($uri.Scheme -eq 'https') { $certificate }) -StateDir $StateDir -ProcessId $pidValue -LogPath $LogPath
+    $connection = New-KrTasksConnection -Uri $uri -Token $token -CertificatePath $(if ($uri.Scheme -eq 'https') { $certificate }) -StateDir $StateDir -ProcessId (Get-KrTasksMember $info 'Pid') -LogPath $LogPath
     $health = Test-KrTasksDaemon -Connection $connection
     if ($null -eq $health) {
         $connection.HttpClient.Dispose()

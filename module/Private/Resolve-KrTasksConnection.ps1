@@ -10,13 +10,8 @@ function Resolve-KrTasksConnection {
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Caller,
         [AllowNull()] $Connection
     )
-    if ($null -ne $Connection) {
-        if ($Connection.PSObject.TypeNames -notcontains 'KrTasks.Connection') {
-            $ex = [System.ArgumentException]::new('-Connection takes the object that Add-KrTasks -PassThru returns.')
-            $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.InvalidConnection', 'InvalidArgument', $Connection))
-        }
-        return $Connection
-    }
+    # Every cmdlet's -Connection is [PSTypeName('KrTasks.Connection')]: binding has refused anything else.
+    if ($null -ne $Connection) { return $Connection }
     if ($null -ne $script:DefaultConnection) { return $script:DefaultConnection }
     # A daemon someone already started (krtasks serve, another session) is used as-is; never start one implicitly.
     $found = Connect-KrTasksLocalDaemon -StateDir (Get-KrTasksDefaultStateDir)

@@ -103,6 +103,12 @@ Describe '<Name>' -ForEach $Cmdlets {
         if ($Name -eq 'Add-KrTasks') { $Parameters | Should -Not -Contain 'Connection' }
         else { $Parameters | Should -Contain 'Connection' }
     }
+
+    It 'binds only a KrTasks.Connection to -Connection (the helpers rely on it)' {
+        if ($Name -eq 'Add-KrTasks') { return }
+        $typeName = $Command.Parameters['Connection'].Attributes | Where-Object { $_ -is [System.Management.Automation.PSTypeNameAttribute] }
+        $typeName.PSTypeName | Should -Be 'KrTasks.Connection'
+    }
 }
 
 Describe 'Pipeline input' {
