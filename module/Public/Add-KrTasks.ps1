@@ -155,7 +155,14 @@ function Add-KrTasks {
     }
 
     # Check the token now rather than at the first task (401 is a terminating error).
-    $check = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $connection -Path 'tasks' -Query @{ Limit = 1 } -TimeoutSeconds 15
+    $check = $null
+    try {
+        $check = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $connection -Path 'tasks' -Query @{ Limit = 1 } -TimeoutSeconds 15
+    }
+    finally {
+        # A connection that is not kept frees its sockets (the daemon keeps running).
+        if (-not ($check -and $check.Ok)) { $connection.HttpClient.Dispose() }
+    }
     if (-not $check.Ok) { return }
     $script:DefaultConnection = $connection
     if ($PassThru) { $connection }
