@@ -287,8 +287,9 @@ class TaskService:
         return counts
 
     def result(self, task_id: str) -> dict[str, Any]:
-        """``{Id, State, Output, Error}`` of a finished task (Output: PowerShell → list of output objects;
-        C#/VB → the returned value).
+        """``{Id, CreatedAt, State, Output, Error}`` of a finished task (Output: PowerShell → list of output
+        objects; C#/VB → the returned value). CreatedAt tells a client which task of that id answered (an id
+        can be reused once its task is removed).
 
         Raises:
             TaskNotFoundError: unknown id.
@@ -299,11 +300,12 @@ class TaskService:
             raise TaskConflictError(
                 f"Task '{task.id}' is {task.state.value}; its result is available once it has finished."
             )
-        return {"Id": task.id, "State": task.state.value, "Output": task.output, "Error": task.error}
+        return {"Id": task.id, "CreatedAt": iso(task.created_at), "State": task.state.value, "Output": task.output,
+                "Error": task.error}
 
     def streams(self, task_id: str, since: int = 0) -> dict[str, Any]:
-        """Stream records from index ``since`` on: ``{Records: [{Index, Stream, Message, Time}], Next}``;
-        at most :data:`STREAM_PAGE` per call (ask again from ``Next``).
+        """Stream records from index ``since`` on: ``{Id, CreatedAt, Records: [{Index, Stream, Message, Time}],
+        Next}``; at most :data:`STREAM_PAGE` per call (ask again from ``Next``). CreatedAt as in :meth:`result`.
 
         Raises:
             TaskNotFoundError: unknown id.
@@ -313,7 +315,8 @@ class TaskService:
             raise TaskValidationError("Since", "must be 0 or more")
         task = self._lookup(task_id)
         page = task.records[since:since + STREAM_PAGE]
-        return {"Records": page, "Next": since + len(page) if page else max(since, len(task.records))}
+        return {"Id": task.id, "CreatedAt": iso(task.created_at), "Records": page,
+                "Next": since + len(page) if page else max(since, len(task.records))}
 
     async def wait(self, task_id: str, timeout: float | None = None) -> dict[str, Any]:
         """The record as soon as the task has finished, or the current record after ``timeout`` seconds

@@ -62,7 +62,7 @@ function Receive-KrTask {
         foreach ($taskId in $Id) {
             $state = $null
             if (-not $conn.Received.TryGetValue($taskId, [ref]$state)) {
-                $state = [pscustomobject]@{ Next = 0; OutputTaken = $false }
+                $state = [pscustomobject]@{ Next = 0; OutputTaken = $false; CreatedAt = $null }
             }
             $cursor = if ($Keep) { 0 } else { $state.Next }
             $progressId = Get-Random -Minimum 100000 -Maximum 900000
@@ -74,6 +74,17 @@ function Receive-KrTask {
                     do {
                         $streams = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'streams') -Query @{ Since = $cursor } -TargetId $taskId
                         if (-not $streams.Ok) { $known = $false; break }
+                        $createdAt = [string](Get-KrTasksMember $streams.Body 'CreatedAt' '')
+                        if ($state.CreatedAt -ne $createdAt) {
+                            # The id names another task now (the one read before was removed): start over.
+                            $stale = $null -ne $state.CreatedAt -and $cursor -gt 0
+                            $state = [pscustomobject]@{ Next = 0; OutputTaken = $false; CreatedAt = $createdAt }
+                            if ($stale) {
+                                $cursor = 0
+                                $items = @($null)  # read again from the first record
+                                continue
+                            }
+                        }
                         $items = @(Get-KrTasksMember $streams.Body 'Records')
                         foreach ($item in $items) {
                             Write-KrTasksStreamRecord -Caller $PSCmdlet -Record $item -TaskId $taskId

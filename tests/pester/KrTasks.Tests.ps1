@@ -767,6 +767,21 @@ Describe 'Receive-KrTask' {
         $id = Start-KrTask -Language CSharp -Code 'new[] { 1, 2, 3 }.Sum()'
         Receive-KrTask -Id $id -Wait | Should -Be 6
     }
+
+    It 'starts over when the id now names another task (removed elsewhere, id reused)' {
+        # Regression: what was received was remembered by id alone, so the new task's records and output
+        # were taken as already received when its predecessor had been removed with its parent.
+        $parent = Start-KrTask -ScriptBlock { 'parent' }
+        $child = "reused-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        New-KrTask -Id $child -ParentId $parent -ScriptBlock { Write-Warning 'first'; 'one' } -AutoStart | Out-Null
+        Wait-KrTask -Id $parent, $child -Timeout 30 | Out-Null
+        Receive-KrTask -Id $child -WarningAction SilentlyContinue | Should -Be 'one'
+        Remove-KrTask -Id $parent | Should -BeTrue
+        New-KrTask -Id $child -ScriptBlock { Write-Warning 'second'; 'two' } -AutoStart | Out-Null
+        Wait-KrTask -Id $child -Timeout 30 | Out-Null
+        Receive-KrTask -Id $child -WarningVariable w -WarningAction SilentlyContinue | Should -Be 'two'
+        "$w" | Should -Be 'second'
+    }
 }
 
 Describe 'Unknown ids' {

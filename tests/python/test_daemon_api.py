@@ -102,11 +102,13 @@ def test_create_run_and_read_result(api: requests.Session, url: str) -> None:
     done = wait_until_finished(api, url.removesuffix("/api/v1"), record["Id"])
     assert done["State"] == "Completed" and done["Error"] is None
     result = api.get(f"{url}/tasks/{record['Id']}/result", timeout=10).json()
-    assert result == {"Id": record["Id"], "State": "Completed", "Output": [1, 2, 3], "Error": None}
+    assert result == {"Id": record["Id"], "CreatedAt": record["CreatedAt"], "State": "Completed",
+                      "Output": [1, 2, 3], "Error": None}
     streams = api.get(f"{url}/tasks/{record['Id']}/streams", timeout=10).json()
     assert [(s["Stream"], s["Message"]) for s in streams["Records"]] == [("Warning", "careful")]
     assert streams["Next"] == 1
-    assert api.get(f"{url}/tasks/{record['Id']}/streams?since=1", timeout=10).json() == {"Records": [], "Next": 1}
+    assert api.get(f"{url}/tasks/{record['Id']}/streams?since=1", timeout=10).json() == {
+        "Id": record["Id"], "CreatedAt": record["CreatedAt"], "Records": [], "Next": 1}
 
 
 def test_csharp_and_vb(api: requests.Session, url: str) -> None:

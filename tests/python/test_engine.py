@@ -60,7 +60,8 @@ async def test_record_fields_and_lifecycle(svc: TaskService) -> None:
     assert done["State"] == "Completed"
     assert done["Progress"] == {**done["Progress"], "PercentComplete": 100, "StatusMessage": "Completed"}
     assert done["StartedAt"] <= done["CompletedAt"] and done["Duration"].startswith("00:00:")
-    assert svc.result(rec["Id"]) == {"Id": rec["Id"], "State": "Completed", "Output": ["hi"], "Error": None}
+    assert svc.result(rec["Id"]) == {"Id": rec["Id"], "CreatedAt": rec["CreatedAt"], "State": "Completed",
+                                     "Output": ["hi"], "Error": None}
     assert not await svc.cancel(rec["Id"])  # finished → refused
 
 
@@ -181,7 +182,8 @@ async def test_each_stream_is_captured_in_order(svc: TaskService) -> None:
         ("Information", "i1"), ("Information", "h1"),
     ]
     assert [r["Index"] for r in records] == list(range(6))
-    assert svc.streams(done["Id"], since=4) == {"Records": records[4:], "Next": 6}
+    assert svc.streams(done["Id"], since=4) == {"Id": done["Id"], "CreatedAt": done["CreatedAt"],
+                                                "Records": records[4:], "Next": 6}
     assert svc.result(done["Id"])["Output"] == ["out"]
 
 

@@ -64,15 +64,20 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "Id": {"type": "string"},
+            "CreatedAt": {"type": "string", "format": "date-time",
+                          "description": "When this task was created: tells tasks apart that reuse an id."},
             "State": {"type": "string"},
             "Output": {"description": "PowerShell: the array of output objects; C#/VB: the returned value."},
             "Error": {"$ref": "#/components/schemas/TaskErrorInfo"},
         },
-        "required": ["Id", "State", "Output", "Error"],
+        "required": ["Id", "CreatedAt", "State", "Output", "Error"],
     },
     "StreamRecords": {
         "type": "object",
         "properties": {
+            "Id": {"type": "string"},
+            "CreatedAt": {"type": "string", "format": "date-time",
+                          "description": "When this task was created: tells tasks apart that reuse an id."},
             "Records": {"type": "array", "items": {
                 "type": "object",
                 "properties": {"Index": {"type": "integer"}, "Stream": {"type": "string"},
@@ -80,7 +85,7 @@ _SCHEMAS: dict[str, Any] = {
             }},
             "Next": {"type": "integer", "description": "Pass as Since to get only newer records."},
         },
-        "required": ["Records", "Next"],
+        "required": ["Id", "CreatedAt", "Records", "Next"],
     },
     "Health": {
         "type": "object",
