@@ -35,19 +35,16 @@ def free_port() -> int:
         return port
 
 
-def krtasks_command() -> list[str]:
-    """How to run `krtasks`: the venv's entry point beside this interpreter, else `python -m krtasks.cli`."""
-    exe = Path(sys.executable).with_name("krtasks")
-    if exe.exists():
-        return [str(exe)]
-    return [sys.executable, "-c", "from krtasks.cli import main; main()"]
+def serve_command() -> list[str]:
+    """`krtasks` through bench/serve_wrapper.py (SIGUSR1 stack dumps, optional profile), with this Python."""
+    return [sys.executable, str(Path(__file__).resolve().parent / "serve_wrapper.py")]
 
 
 class Daemon:
     """One `krtasks serve --max-runspaces N` on a fresh temporary state dir; stop() removes the dir.
 
     ``profile_html``: run it under pyinstrument and write the event loop's profile there on stop (HTML, or
-    text when the name ends in .txt).
+    text when the name ends in .txt). Launched through serve_wrapper.py, like ``krtasks serve``.
     """
 
     def __init__(self, max_runspaces: int = 8, profile_html: Path | None = None) -> None:
@@ -68,11 +65,11 @@ class Daemon:
 
     def launch(self) -> None:
         """Start the process (returns at once; see :meth:`wait_healthy`)."""
-        cmd = [*krtasks_command(), "serve", "--port", str(self.port), "--state-dir", str(self.state_dir),
-               "--max-runspaces", str(self.max_runspaces), "--log-level", "warning"]
+        cmd = [*serve_command()]
         if self.profile_html is not None:
-            wrapper = Path(__file__).resolve().parent / "profiled_serve.py"
-            cmd = [sys.executable, str(wrapper), str(self.profile_html), *cmd[len(krtasks_command()):]]
+            cmd += ["--profile", str(self.profile_html)]
+        cmd += ["serve", "--port", str(self.port), "--state-dir", str(self.state_dir),
+                "--max-runspaces", str(self.max_runspaces), "--log-level", "warning"]
         env = dict(os.environ)
         env.pop("KRTASKS_STATE_DIR", None)
         with open(self.log_path, "wb") as log:
@@ -107,8 +104,15 @@ class Daemon:
         """Trust exactly the daemon's own certificate (hostname 127.0.0.1 checked)."""
         return ssl.create_default_context(cafile=str(self.state_dir / "cert.pem"))
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM (graceful), SIGKILL after ``timeout``; then delete the state dir and the log."""
+    def dump_stacks(self) -> None:
+        """Ask the daemon to write every Python thread's stack into its log (SIGUSR1, see serve_wrapper.py)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+
+    def stop(self, timeout: float = 30.0, keep_log: bool = False) -> None:
+        """SIGTERM (graceful), SIGKILL after ``timeout``; then delete the state dir (and the log, unless
+        ``keep_log``)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -117,8 +121,9 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait(10)
         shutil.rmtree(self.state_dir, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            self.log_path.unlink()
+        if not keep_log:
+            with contextlib.suppress(OSError):
+                self.log_path.unlink()
 
 
 class ApiClient:
@@ -210,9 +215,9 @@ class LeanClient(ApiClient):
     latency. A .NET HttpClient (the PowerShell module) is closer to this than to aiohttp.
     """
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Daemon, timeout_s: float = 300) -> None:
         self._conn = http.client.HTTPSConnection("127.0.0.1", daemon.port, context=daemon.ssl_context(),
-                                                 timeout=300)
+                                                 timeout=timeout_s)
         self._headers = {"Authorization": f"Bearer {daemon.token()}", "Content-Type": "application/json"}
 
     async def close(self) -> None:

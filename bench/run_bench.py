@@ -39,6 +39,9 @@ PS, CS = "PowerShell", "CSharp"
 CS_CODE = "return 40 + 2;"
 PS_SLEEP = "Start-Sleep -Seconds 60"
 CS_DELAY = "await Task.Delay(60000, CancellationToken);"
+COLD_START_TIMEOUT_S = 60.0
+"""Longest wait for one request to a freshly started daemon; a daemon that hangs counts as a failed start."""
+MAIN_DAEMON_ATTEMPTS = 3
 RUNNING_TIMEOUT_S = 30.0
 """Longest wait for a task to reach Running before a cancel sample (the loop is bounded in time)."""
 
@@ -221,12 +224,25 @@ async def cold_start(daemon: Daemon) -> dict[str, float]:
     """Launch ``daemon``; ms until /health answers and until a first PowerShell task has completed."""
     daemon.launch()
     health_s = await daemon.wait_healthy()
-    async with LeanClient(daemon) as client:
+    async with LeanClient(daemon, timeout_s=COLD_START_TIMEOUT_S) as client:
         result = await client.roundtrip(PS, "1")
     total = (time.perf_counter() - daemon.launched_at) * 1000.0
     if result["State"] != "Completed":
         raise RuntimeError(f"first task after start: {result}")
     return {"health_ms": round(health_s * 1000.0, 1), "first_task_ms": round(total, 1)}
+
+
+async def try_cold_start(daemon: Daemon, failures: list[dict[str, str]]) -> dict[str, float] | None:
+    """:func:`cold_start`, or None after a failure: then the daemon's thread stacks go into its log, which
+    is kept (path in ``failures``), and the daemon is stopped."""
+    try:
+        return await cold_start(daemon)
+    except Exception as exc:  # a daemon that hangs or dies must not end the whole run
+        daemon.dump_stacks()
+        daemon.stop(keep_log=True)
+        log(f"cold start FAILED: {exc!r}; daemon log with thread stacks: {daemon.log_path}")
+        failures.append({"error": repr(exc), "log": str(daemon.log_path)})
+        return None
 
 
 async def run_concurrently(items: list[Any], workers: int, fn: Callable[[Any], Awaitable[None]]) -> None:
@@ -321,10 +337,18 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
     """Everything measured on one fresh daemon, then the extra cold starts. Returns (results, samples)."""
     res: dict[str, Any] = {}
     smp: dict[str, Any] = {}
-    daemon = Daemon(max_runspaces=8, profile_html=profile)
-    try:
+    failures: list[dict[str, str]] = []
+    starts: list[dict[str, float]] = []
+    for _ in range(MAIN_DAEMON_ATTEMPTS):
+        daemon = Daemon(max_runspaces=8, profile_html=profile)
         log("cold start (fresh state dir: certificate, token, .NET, PowerShell, Roslyn)")
-        starts = [await cold_start(daemon)]
+        first = await try_cold_start(daemon, failures)
+        if first is not None:
+            starts.append(first)
+            break
+    else:
+        raise RuntimeError(f"no daemon came up in {MAIN_DAEMON_ATTEMPTS} attempts: {failures}")
+    try:
         res["rss_after_start_mb"] = round(rss_mb(daemon.pid), 1)
         async with LeanClient(daemon) as client:
             log("first C# task, then the same code cached")
@@ -382,11 +406,13 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
     for _ in range(s.cold_starts - 1):
         log("another cold start")
         extra = Daemon(max_runspaces=8)
-        try:
-            starts.append(await cold_start(extra))
-        finally:
+        sample_ = await try_cold_start(extra, failures)
+        if sample_ is not None:
+            starts.append(sample_)
             extra.stop()
     smp["cold_start"] = starts
+    smp["cold_start_failures"] = failures
+    res["cold_start_failures"] = len(failures)
     res["cold_start_ms"] = median([x["first_task_ms"] for x in starts])
     res["cold_start_health_ms"] = median([x["health_ms"] for x in starts])
 
@@ -418,6 +444,7 @@ ROWS: list[tuple[str, str, str | None, str]] = [
     ("Cancel C# `Task.Delay(60000, ct)`", "cancel_cs_ms", None, "ms"),
     ("Cold start (health + first task)", "cold_start_ms", None, "ms"),
     ("  until /health answers", "cold_start_health_ms", None, "ms"),
+    ("  failed starts (no answer in 60 s)", "cold_start_failures", None, ""),
 ]
 
 BASELINE_NAMES = {
@@ -429,6 +456,8 @@ BASELINE_NAMES = {
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
+    if isinstance(value, int):
+        return str(value)
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
@@ -446,7 +475,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         target = targets.get(key) if not label.startswith("  ") else None
         met = None if target is None else target.met(results)
         rows.append([
-            label, f"{_fmt(value)} {unit}",
+            label, f"{_fmt(value)} {unit}".rstrip(),
             f"{_fmt(base)} {unit} ({BASELINE_NAMES[base_key]})" if base_key else "",
             ratio if base_key else "",
             target.text if target else "",
