@@ -23,6 +23,7 @@ from .execution import (
     load_json,
     progress_tuple,
 )
+from .runtime import NetTypes
 
 TAKE_TIMEOUT_S = 2.0
 """How long :meth:`RunspacePool.take` waits for the refill thread before opening a runspace itself."""
@@ -35,11 +36,10 @@ class RunspacePool:
     which keeps ``size`` runspaces ready). Thread-safe.
     """
 
-    def __init__(self, size: int) -> None:
-        from System.Management.Automation.Runspaces import InitialSessionState
-
+    def __init__(self, net: NetTypes, size: int) -> None:
+        self._factory = net.RunspaceFactory
         # CreateDefault loads the core modules from their assemblies; no module auto-load needed at start.
-        self._iss = InitialSessionState.CreateDefault()
+        self._iss = net.InitialSessionState.CreateDefault()
         self._ready: queue.Queue[Any] = queue.Queue()
         self._size = max(1, size)
         self._wanted = threading.Semaphore(0)
@@ -50,9 +50,7 @@ class RunspacePool:
         self._thread.start()
 
     def _open(self) -> Any:
-        from System.Management.Automation.Runspaces import RunspaceFactory
-
-        rs = RunspaceFactory.CreateRunspace(self._iss)
+        rs = self._factory.CreateRunspace(self._iss)
         rs.Open()
         return rs
 
@@ -95,9 +93,10 @@ class PowerShellEngine:
 
     language = "PowerShell"
 
-    def __init__(self, pool_size: int, stream_limit: int, output_max_depth: int, output_max_bytes: int,
-                 output_max_items: int) -> None:
-        self._pool = RunspacePool(pool_size)
+    def __init__(self, net: NetTypes, pool_size: int, stream_limit: int, output_max_depth: int,
+                 output_max_bytes: int, output_max_items: int) -> None:
+        self._net = net
+        self._pool = RunspacePool(net, pool_size)
         self._stream_limit = stream_limit
         self._max_items = output_max_items
         self._depth = output_max_depth
@@ -105,19 +104,15 @@ class PowerShellEngine:
 
     def prepare(self, code: str) -> None:
         """Parse ``code``; raise :class:`CompileError` with PowerShell's parse errors (1-based lines)."""
-        from KrTasks.Runtime import PowerShellRun
-
-        diagnostics = diagnostics_list(PowerShellRun.Parse(code))
+        diagnostics = diagnostics_list(self._net.PowerShellRun.Parse(code))
         if diagnostics:
             raise CompileError("PowerShell", diagnostics)
 
     def launch(self, task_id: str, code: str, arguments: Any, progress: Any) -> PowerShellExecution:
         """Start ``code`` on a fresh runspace with ``arguments`` (a .NET dictionary) and ``progress``."""
-        from KrTasks.Runtime import PowerShellRun, StreamSink
-
-        sink = StreamSink(self._stream_limit)
+        sink = self._net.StreamSink(self._stream_limit)
         runspace = self._pool.take()
-        run = PowerShellRun(runspace, code, arguments, task_id, progress, sink, self._max_items)
+        run = self._net.PowerShellRun(runspace, code, arguments, task_id, progress, sink, self._max_items)
         run.Start()
         return PowerShellExecution(run, runspace, sink, progress, self._depth, self._max_bytes, self._max_items)
 

@@ -26,6 +26,7 @@ from .execution import (
     load_json,
     progress_tuple,
 )
+from .runtime import NetTypes
 
 CacheKey = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]
 """(language, code, argument signature, imports, references)."""
@@ -40,8 +41,9 @@ class _Entry:
 class RoslynEngine:
     """Compiles and starts C# or VB.NET code (``language`` is ``"CSharp"`` or ``"VBNet"``). Thread-safe."""
 
-    def __init__(self, language: str, cache_size: int, stream_limit: int, output_max_depth: int,
+    def __init__(self, net: NetTypes, language: str, cache_size: int, stream_limit: int, output_max_depth: int,
                  output_max_bytes: int) -> None:
+        self._net = net
         self.language = language
         self._cache_size = max(0, cache_size)
         self._stream_limit = stream_limit
@@ -59,16 +61,17 @@ class RoslynEngine:
         Raises:
             CompileError: with Roslyn's diagnostics (CSxxxx / BCxxxx, 1-based lines in the user's code).
         """
-        from KrTasks.Runtime import ScriptCompiler, TaskArguments
-
-        key: CacheKey = (self.language, code, str(TaskArguments.Signature(arguments)), tuple(imports), tuple(refs))
+        net = self._net
+        key: CacheKey = (self.language, code, str(net.TaskArguments.Signature(arguments)), tuple(imports),
+                         tuple(refs))
         with self._lock:
             entry = self._held.get(key) or self._idle.pop(key, None)
             if entry is not None:
                 entry.holders += 1
                 self._held[key] = entry
                 return key
-        compile_fn = ScriptCompiler.CompileCSharp if self.language == "CSharp" else ScriptCompiler.CompileVisualBasic
+        compiler = net.ScriptCompiler
+        compile_fn = compiler.CompileCSharp if self.language == "CSharp" else compiler.CompileVisualBasic
         result = compile_fn(code, arguments, list(imports), list(refs))
         if not result.Success:
             raise CompileError(self.language, diagnostics_list(result.Diagnostics))
@@ -108,16 +111,14 @@ class RoslynEngine:
 
     def launch(self, key: CacheKey, task_id: str, arguments: Any, progress: Any) -> RoslynExecution:
         """Start the script held under ``key`` on the .NET thread pool."""
-        from KrTasks.Runtime import StreamSink, TaskGlobals
-        from System.Threading import CancellationTokenSource
-
+        net = self._net
         with self._lock:
             script = self._held[key].script
-        sink = StreamSink(self._stream_limit)
-        cts = CancellationTokenSource()
-        globals_ = TaskGlobals(task_id, progress, arguments, cts.Token)
+        sink = net.StreamSink(self._stream_limit)
+        cts = net.CancellationTokenSource()
+        globals_ = net.TaskGlobals(task_id, progress, arguments, cts.Token)
         task = script.Start(globals_, sink)
-        return RoslynExecution(task, cts, sink, progress, str(script.File), self._depth, self._max_bytes)
+        return RoslynExecution(net, task, cts, sink, progress, str(script.File), self._depth, self._max_bytes)
 
     def close(self) -> None:
         """Unload every idle script."""
@@ -131,7 +132,9 @@ class RoslynEngine:
 class RoslynExecution:
     """One running C#/VB script (see :class:`krtasks.execution.Execution`)."""
 
-    def __init__(self, task: Any, cts: Any, sink: Any, progress: Any, file: str, depth: int, max_bytes: int) -> None:
+    def __init__(self, net: NetTypes, task: Any, cts: Any, sink: Any, progress: Any, file: str, depth: int,
+                 max_bytes: int) -> None:
+        self._net = net
         self._task = task
         self._cts = cts
         self._sink = sink
@@ -147,9 +150,7 @@ class RoslynExecution:
         return StepResult(ended, drain(self._sink), progress_tuple(self._progress))
 
     def _task_wait(self, wait_ms: int) -> bool:
-        from System import IAsyncResult
-
-        return bool(IAsyncResult(self._task).AsyncWaitHandle.WaitOne(wait_ms))
+        return bool(self._net.IAsyncResult(self._task).AsyncWaitHandle.WaitOne(wait_ms))
 
     def stop(self) -> None:
         """Signal the task's cancellation token (callbacks run on this executor thread, not the loop)."""
@@ -159,21 +160,20 @@ class RoslynExecution:
 
     def finish(self) -> Outcome:
         """Read the result or the exception; convert the value to JSON."""
-        from KrTasks.Runtime import ConsoleRouter, ErrorInfo, OutputConverter
-
-        ConsoleRouter.Flush(self._sink)
+        net = self._net
+        net.ConsoleRouter.Flush(self._sink)
         notes: list[str] = []
         output: Any = None
         error = None
         if self._task.IsFaulted or self._task.IsCanceled:
             exc = self._task.Exception
             if exc is not None:
-                error = error_dict(ErrorInfo.FromDotNet(exc, self._file))
+                error = error_dict(net.ErrorInfo.FromDotNet(exc, self._file))
             else:
                 error = {"Type": "System.OperationCanceledException", "Message": "The task was cancelled.",
                          "Category": None, "StackTrace": None, "Line": None, "Column": None}
         else:
-            output = load_json(OutputConverter.TaskResultToJson(self._task, self._depth, self._max_bytes),
+            output = load_json(net.OutputConverter.TaskResultToJson(self._task, self._depth, self._max_bytes),
                                notes, "values")
         notes.extend(dropped_notes(self._sink))
         records = drain(self._sink)

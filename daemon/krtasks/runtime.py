@@ -12,8 +12,9 @@ import os
 import shutil
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BUNDLE_ENV = "KRTASKS_BUNDLE"
 """Environment variable naming the bundle folder (overrides the source-tree default)."""
@@ -32,13 +33,55 @@ class RuntimeNotAvailableError(RuntimeError):
     """The .NET runtime or the published bundle is missing; the message says what and how to fix it."""
 
 
+class NetTypes:
+    """The .NET types KrTasks uses, resolved once on the loading thread.
+
+    pythonnet resolves ``from System... import X`` through an import hook that takes Python's import lock
+    and calls into the CLR. Doing that on hot paths from several threads at once (a task's launch, the
+    runspace refill thread, the Roslyn warm-up) hung a daemon at start under load, so engines take the
+    types from here instead of importing them.
+    """
+
+    def __init__(self) -> None:
+        from KrTasks.Runtime import (
+            ConsoleRouter,
+            ErrorInfo,
+            OutputConverter,
+            PowerShellRun,
+            ScriptCompiler,
+            StreamSink,
+            TaskArguments,
+            TaskGlobals,
+            TaskProgress,
+        )
+        from System import IAsyncResult
+        from System.Management.Automation.Runspaces import InitialSessionState, RunspaceFactory
+        from System.Threading import CancellationTokenSource
+
+        self.ConsoleRouter: Any = ConsoleRouter
+        self.ErrorInfo: Any = ErrorInfo
+        self.OutputConverter: Any = OutputConverter
+        self.PowerShellRun: Any = PowerShellRun
+        self.ScriptCompiler: Any = ScriptCompiler
+        self.StreamSink: Any = StreamSink
+        self.TaskArguments: Any = TaskArguments
+        self.TaskGlobals: Any = TaskGlobals
+        self.TaskProgress: Any = TaskProgress
+        self.IAsyncResult: Any = IAsyncResult
+        self.InitialSessionState: Any = InitialSessionState
+        self.RunspaceFactory: Any = RunspaceFactory
+        self.CancellationTokenSource: Any = CancellationTokenSource
+
+
 @dataclass(frozen=True)
 class RuntimeInfo:
-    """What was loaded: the bundle folder, and the versions of .NET and PowerShell (strings)."""
+    """What was loaded: the bundle folder, the versions of .NET and PowerShell (strings), and the .NET
+    types the engines use (:class:`NetTypes`)."""
 
     bundle: Path
     dotnet_version: str
     powershell_version: str
+    net: NetTypes = field(repr=False, compare=False)
 
 
 def default_bundle_dir() -> Path:
@@ -100,14 +143,15 @@ def load_runtime(bundle: Path | None = None) -> RuntimeInfo:
                      "Microsoft.CodeAnalysis.CSharp.Scripting", "Microsoft.CodeAnalysis.VisualBasic",
                      "KrTasks.Runtime"):
             clr.AddReference(name)
-        from KrTasks.Runtime import ConsoleRouter
         from System import Environment
         from System.Management.Automation import PSVersionInfo
 
-        ConsoleRouter.Install()
+        net = NetTypes()
+        net.ConsoleRouter.Install()
         _loaded = RuntimeInfo(
             bundle=bundle,
             dotnet_version=str(Environment.Version),
             powershell_version=str(PSVersionInfo.PSVersion),
+            net=net,
         )
         return _loaded

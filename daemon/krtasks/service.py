@@ -36,6 +36,7 @@ from .metrics import Metrics
 from .models import IDENTIFIER, RESERVED_ARGUMENTS, Language, ServiceConfig, TaskSpec, TaskState
 from .records import iso, timespan, utc_now
 from .retention import SWEEP_INTERVAL_SECONDS, select_expired
+from .runtime import NetTypes
 from .store import StoredRecord, StoredTask, TaskStore
 
 log = logging.getLogger("krtasks.service")
@@ -151,6 +152,7 @@ class TaskService:
                                             thread_name_prefix="krtasks-run")
         self._drivers: set[asyncio.Task[None]] = set()
         self._engines: dict[Language, Any] = {}
+        self._net: NetTypes  # set by open(): the .NET types, resolved once
         self._warmup: asyncio.Future[None] | None = None
         self.metrics = Metrics(self._count_by_state, lambda: len(self._queue))
         self.abandoned = 0
@@ -184,25 +186,22 @@ class TaskService:
         self._warmup = loop.run_in_executor(self._compile_pool, self._warm_up_sync)
         self._sweeper = loop.create_task(self._sweep_forever(), name="krtasks-retention")
 
-    @staticmethod
-    def _warm_up_sync() -> None:
-        from KrTasks.Runtime import ScriptCompiler
-
+    def _warm_up_sync(self) -> None:
         try:
-            ScriptCompiler.WarmUp()
+            self._net.ScriptCompiler.WarmUp()
         except Exception:  # a failed warm-up only costs time later; never fail the daemon for it
             log.exception("Roslyn warm-up failed")
 
     def _open_sync(self) -> None:
         from .runtime import load_runtime
 
-        load_runtime()
+        net = self._net = load_runtime().net
         cfg = self.config
-        ps = PowerShellEngine(cfg.max_runspaces, cfg.stream_limit, cfg.output_max_depth, cfg.output_max_bytes,
+        ps = PowerShellEngine(net, cfg.max_runspaces, cfg.stream_limit, cfg.output_max_depth, cfg.output_max_bytes,
                               cfg.output_max_items)
-        cs = RoslynEngine("CSharp", cfg.compile_cache_size, cfg.stream_limit, cfg.output_max_depth,
+        cs = RoslynEngine(net, "CSharp", cfg.compile_cache_size, cfg.stream_limit, cfg.output_max_depth,
                           cfg.output_max_bytes)
-        vb = RoslynEngine("VBNet", cfg.compile_cache_size, cfg.stream_limit, cfg.output_max_depth,
+        vb = RoslynEngine(net, "VBNet", cfg.compile_cache_size, cfg.stream_limit, cfg.output_max_depth,
                           cfg.output_max_bytes)
         self._engines = {Language.POWERSHELL: ps, Language.CSHARP: cs, Language.VBNET: vb}
 
@@ -465,10 +464,8 @@ class TaskService:
         return task.record()
 
     def _prepare_sync(self, language: Language, spec: TaskSpec, arguments_json: str) -> tuple[Any, Any, Any]:
-        from KrTasks.Runtime import TaskArguments, TaskProgress
-
         engine = self._engine(language)
-        net_arguments = TaskArguments.FromJson(arguments_json)
+        net_arguments = self._net.TaskArguments.FromJson(arguments_json)
         cache_key = None
         if language == Language.POWERSHELL:
             engine.prepare(spec.code)
@@ -477,7 +474,7 @@ class TaskService:
             cache_key = engine.prepare(spec.code, net_arguments, spec.extra_imports, spec.extra_refs)
             if engine.compilations != before:
                 self.metrics.compilations.labels(language.value).inc()
-        return net_arguments, TaskProgress(), cache_key
+        return net_arguments, self._net.TaskProgress(), cache_key
 
     def _engine(self, language: Language) -> Any:
         if not self._engines:
