@@ -365,13 +365,6 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             smp["cs_cached_roundtrip_ms"] = await sample(s.samples, lambda: timed_roundtrip(client, CS, CS_CODE, 42))
             smp["cs_cached_autostart_ms"] = await sample(s.samples, lambda: timed_autostart(client, CS, CS_CODE))
 
-        async with Client(daemon, connections=s.distinct_concurrency) as aclient:
-            log(f"C# memory: {s.distinct_scripts} distinct scripts")
-            rss = await distinct_rss(aclient, daemon, s.distinct_scripts, s.distinct_concurrency)
-            res["cs_distinct_rss"] = rss
-            res["cs_distinct_1000_rss_growth_mb"] = rss["growth_mb"]
-
-        async with LeanClient(daemon) as client:
             log("PowerShell round trips")
             await sample(s.warmup, lambda: timed_roundtrip(client, PS, "1", [1]))
             smp["ps_roundtrip_ms"] = await sample(s.samples, lambda: timed_roundtrip(client, PS, "1", [1]))
@@ -388,6 +381,13 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             smp["ps_roundtrip_aiohttp_ms"] = await sample(s.samples, lambda: timed_roundtrip(aclient, PS, "1", [1]))
             smp["cs_cached_roundtrip_aiohttp_ms"] = await sample(
                 s.samples, lambda: timed_roundtrip(aclient, CS, CS_CODE, 42))
+
+        # After the latency samples: 1 000 compiles leave background work (JIT, GC) for seconds.
+        async with Client(daemon, connections=s.distinct_concurrency) as aclient:
+            log(f"C# memory: {s.distinct_scripts} distinct scripts")
+            rss = await distinct_rss(aclient, daemon, s.distinct_scripts, s.distinct_concurrency)
+            res["cs_distinct_rss"] = rss
+            res["cs_distinct_1000_rss_growth_mb"] = rss["growth_mb"]
 
         async with Client(daemon, connections=s.concurrency) as client:
             log(f"throughput: warm-up burst, then {s.throughput_runs} x {s.tasks} tasks")
