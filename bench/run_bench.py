@@ -39,6 +39,10 @@ PS, CS = "PowerShell", "CSharp"
 CS_CODE = "return 40 + 2;"
 PS_SLEEP = "Start-Sleep -Seconds 60"
 CS_DELAY = "await Task.Delay(60000, CancellationToken);"
+COUNT_ASSEMBLIES = "return AppDomain.CurrentDomain.GetAssemblies().Length;"
+COUNT_ASSEMBLIES_AFTER_GC = ("for (var i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }\n"
+                             + COUNT_ASSEMBLIES)
+"""Assemblies loaded in the daemon: each compiled script is one, and should go once unloaded and collected."""
 COLD_START_TIMEOUT_S = 60.0
 """Longest wait for one request to a freshly started daemon; a daemon that hangs counts as a failed start."""
 MAIN_DAEMON_ATTEMPTS = 3
@@ -311,6 +315,7 @@ def distinct_script(i: int) -> str:
 
 async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int) -> dict[str, float]:
     """Daemon RSS before and after creating, running and removing ``n`` distinct C# scripts."""
+    assemblies_before = (await client.roundtrip(CS, COUNT_ASSEMBLIES))["Output"]
     await asyncio.sleep(2)  # let the refill of runspaces and the GC settle before the first reading
     before = rss_mb(daemon.pid)
     peak = before
@@ -329,8 +334,11 @@ async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int)
     elapsed = time.perf_counter() - t0
     await asyncio.sleep(3)
     after = rss_mb(daemon.pid)
+    # After the reading, since it forces a full GC: scripts that were unloaded must be gone by then.
+    assemblies_after = (await client.roundtrip(CS, COUNT_ASSEMBLIES_AFTER_GC))["Output"]
     return {"before_mb": round(before, 1), "after_mb": round(after, 1), "peak_mb": round(max(peak, after), 1),
-            "growth_mb": round(after - before, 1), "scripts_per_s": round(n / elapsed, 1)}
+            "growth_mb": round(after - before, 1), "scripts_per_s": round(n / elapsed, 1),
+            "assemblies_before": assemblies_before, "assemblies_after_gc": assemblies_after}
 
 
 async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -388,6 +396,7 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             rss = await distinct_rss(aclient, daemon, s.distinct_scripts, s.distinct_concurrency)
             res["cs_distinct_rss"] = rss
             res["cs_distinct_1000_rss_growth_mb"] = rss["growth_mb"]
+            res["cs_distinct_assemblies_growth"] = rss["assemblies_after_gc"] - rss["assemblies_before"]
 
         async with Client(daemon, connections=s.concurrency) as client:
             log(f"throughput: warm-up burst, then {s.throughput_runs} x {s.tasks} tasks")
@@ -440,6 +449,7 @@ ROWS: list[tuple[str, str, str | None, str]] = [
     ("  AutoStart: 3 calls", "cs_cached_autostart_ms_p50", None, "ms"),
     ("  through aiohttp's client", "cs_cached_roundtrip_aiohttp_ms_p50", None, "ms"),
     ("RSS growth, 1 000 distinct C# scripts", "cs_distinct_1000_rss_growth_mb", None, "MB"),
+    ("  assemblies still loaded after them", "cs_distinct_assemblies_growth", None, ""),
     ("Cancel PowerShell `Start-Sleep 60`", "cancel_ps_ms", None, "ms"),
     ("Cancel C# `Task.Delay(60000, ct)`", "cancel_cs_ms", None, "ms"),
     ("Cold start (health + first task)", "cold_start_ms", None, "ms"),
