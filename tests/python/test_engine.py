@@ -455,6 +455,17 @@ async def test_identical_code_is_compiled_once(svc: TaskService) -> None:
     assert engine.compilations == before + 2
 
 
+def loaded_assemblies_after_gc() -> int:
+    """Assemblies in the process after full .NET collections (unloaded script contexts are gone by then)."""
+    from System import GC, AppDomain
+
+    for _ in range(3):
+        gc.collect()
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+    return int(AppDomain.CurrentDomain.GetAssemblies().Length)
+
+
 async def test_distinct_csharp_scripts_do_not_grow_without_bound(runtime: RuntimeInfo) -> None:
     service = TaskService(ServiceConfig(max_runspaces=4, compile_cache_size=16))
     await service.open()
@@ -469,11 +480,15 @@ async def test_distinct_csharp_scripts_do_not_grow_without_bound(runtime: Runtim
         await churn(0, 50)  # warm-up: caches, JIT, heaps
         gc.collect()
         baseline = proc.memory_info().rss
+        assemblies = loaded_assemblies_after_gc()
         await churn(50, 200)
         gc.collect()
         grown_mb = (proc.memory_info().rss - baseline) / 2**20
         assert service._engines[CS].loaded_scripts <= 16
-        print(f"RSS growth after 200 distinct C# scripts: {grown_mb:.1f} MiB")
+        # Regression: pythonnet's assembly-load handler kept every script assembly, so none was collected.
+        grown_assemblies = loaded_assemblies_after_gc() - assemblies
+        print(f"200 distinct C# scripts: RSS {grown_mb:+.1f} MiB, loaded assemblies {grown_assemblies:+d}")
+        assert grown_assemblies <= 16
         assert grown_mb < 200
     finally:
         await service.close()
