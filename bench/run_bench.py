@@ -510,7 +510,9 @@ def print_table(results: dict[str, Any]) -> None:
 def markdown(results: dict[str, Any]) -> str:
     """The table and the machine as Markdown (for docs/benchmarks.md)."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    # Markdown drops leading spaces, so variant rows get a visible marker instead.
+    lines += ["| " + " | ".join([("↳ " + row[0][2:]) if row[0].startswith("  ") else row[0], *row[1:]]) + " |"
+              for row in table_rows(results)]
     m = results.get("machine", {})
     lines += ["", f"Machine: {m.get('cores_logical')} logical cores ({m.get('cpu_model')}), "
               f"{m.get('memory_gib')} GiB, {m.get('os')}; Python {m.get('python')}, .NET SDK {m.get('dotnet_sdk')} "
