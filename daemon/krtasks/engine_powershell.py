@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import CompileError
 from .execution import (
+    CapturedExecution,
     Outcome,
     StepResult,
     diagnostics_list,
@@ -21,7 +22,6 @@ from .execution import (
     dropped_notes,
     error_dict,
     load_json,
-    progress_tuple,
 )
 from .runtime import NetTypes
 
@@ -121,23 +121,19 @@ class PowerShellEngine:
         self._pool.close()
 
 
-class PowerShellExecution:
+class PowerShellExecution(CapturedExecution):
     """One running PowerShell pipeline (see :class:`krtasks.execution.Execution`)."""
 
     def __init__(self, run: Any, runspace: Any, sink: Any, progress: Any, depth: int, max_bytes: int,
                  max_items: int) -> None:
+        super().__init__(sink, progress, depth, max_bytes)
         self._run = run
         self._max_items = max_items
         self._runspace = runspace
-        self._sink = sink
-        self._progress = progress
-        self._depth = depth
-        self._max_bytes = max_bytes
 
     def step(self, wait_ms: int) -> StepResult:
         """Wait up to ``wait_ms`` ms for the pipeline, then report records and progress."""
-        ended = bool(self._run.Wait(wait_ms))
-        return StepResult(ended, drain(self._sink), progress_tuple(self._progress))
+        return self.report(bool(self._run.Wait(wait_ms)))
 
     def stop(self) -> None:
         """Begin stopping the pipeline (non-blocking)."""

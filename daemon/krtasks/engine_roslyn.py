@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import CompileError
 from .execution import (
+    CapturedExecution,
     Outcome,
     StepResult,
     diagnostics_list,
@@ -24,7 +25,6 @@ from .execution import (
     dropped_notes,
     error_dict,
     load_json,
-    progress_tuple,
 )
 from .runtime import NetTypes
 
@@ -129,25 +129,21 @@ class RoslynEngine:
             e.script.Unload()
 
 
-class RoslynExecution:
+class RoslynExecution(CapturedExecution):
     """One running C#/VB script (see :class:`krtasks.execution.Execution`)."""
 
     def __init__(self, net: NetTypes, task: Any, cts: Any, sink: Any, progress: Any, file: str, depth: int,
                  max_bytes: int) -> None:
+        super().__init__(sink, progress, depth, max_bytes)
         self._net = net
         self._task = task
         self._cts = cts
-        self._sink = sink
-        self._progress = progress
         self._file = file
-        self._depth = depth
-        self._max_bytes = max_bytes
 
     def step(self, wait_ms: int) -> StepResult:
         """Wait up to ``wait_ms`` ms for the script's task, then report records and progress."""
         # IAsyncResult's wait handle: unlike Task.Wait it never throws for a faulted task.
-        ended = bool(self._task.IsCompleted) or bool(self._task_wait(wait_ms))
-        return StepResult(ended, drain(self._sink), progress_tuple(self._progress))
+        return self.report(bool(self._task.IsCompleted) or self._task_wait(wait_ms))
 
     def _task_wait(self, wait_ms: int) -> bool:
         return bool(self._net.IAsyncResult(self._task).AsyncWaitHandle.WaitOne(wait_ms))

@@ -56,6 +56,21 @@ class Execution(Protocol):
         ...
 
 
+class CapturedExecution:
+    """What every engine's execution keeps: the task's .NET ``StreamSink`` and ``TaskProgress`` and the
+    output bounds (depth, bytes). ``report`` turns a wait's result into a :class:`StepResult`."""
+
+    def __init__(self, sink: Any, progress: Any, depth: int, max_bytes: int) -> None:
+        self._sink = sink
+        self._progress = progress
+        self._depth = depth
+        self._max_bytes = max_bytes
+
+    def report(self, ended: bool) -> StepResult:
+        """The records written since the last report and a progress snapshot, with ``ended``."""
+        return StepResult(ended, drain(self._sink), progress_tuple(self._progress))
+
+
 def error_dict(info: Any) -> dict[str, Any]:
     """Convert a .NET ``KrTasks.Runtime.ErrorInfo`` to the record's ``Error`` shape."""
     return {
