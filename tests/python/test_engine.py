@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import time
@@ -26,6 +27,17 @@ async def svc(runtime: RuntimeInfo) -> AsyncIterator[TaskService]:
     await service.open()
     yield service
     await service.close(grace_seconds=2)
+
+
+@contextlib.asynccontextmanager
+async def own_service(**config: Any) -> AsyncIterator[TaskService]:
+    """A service with settings of its own (for rules the shared one cannot show), closed afterwards."""
+    service = TaskService(ServiceConfig(**config))
+    await service.open()
+    try:
+        yield service
+    finally:
+        await service.close()
 
 
 async def run(svc: TaskService, code: str, language: Language = PS, timeout: float = 60, **kw: Any) -> dict[str, Any]:
@@ -188,16 +200,12 @@ async def test_each_stream_is_captured_in_order(svc: TaskService) -> None:
 
 
 async def test_stream_limit_drops_and_says_so(runtime: RuntimeInfo) -> None:
-    service = TaskService(ServiceConfig(max_runspaces=1, stream_limit=5))
-    await service.open()
-    try:
+    async with own_service(max_runspaces=1, stream_limit=5) as service:
         done = await run(service, "1..12 | ForEach-Object { Write-Warning \"w$_\" }; 'ok'")
         records = service.streams(done["Id"])["Records"]
         assert [r["Message"] for r in records[:5]] == [f"w{i}" for i in range(1, 6)]
         assert records[5]["Message"] == "7 Warning records were dropped (limit 5 per stream)."
         assert service.result(done["Id"])["Output"] == ["ok"]
-    finally:
-        await service.close()
 
 
 async def test_script_that_throws_fails_with_error(svc: TaskService) -> None:
@@ -288,17 +296,13 @@ async def test_deep_and_cyclic_output(svc: TaskService) -> None:
 
 
 async def test_output_size_limit(runtime: RuntimeInfo) -> None:
-    service = TaskService(ServiceConfig(max_runspaces=1, output_max_bytes=1000))
-    await service.open()
-    try:
+    async with own_service(max_runspaces=1, output_max_bytes=1000) as service:
         done = await run(service, "1..1000 | ForEach-Object { 'x' * 50 }")
         assert done["State"] == "Completed"
         out = service.result(done["Id"])["Output"]
         assert 0 < len(out) < 1000
         notes = [r["Message"] for r in service.streams(done["Id"])["Records"] if r["Stream"] == "Warning"]
         assert any("of 1000 output objects kept" in n for n in notes)
-    finally:
-        await service.close()
 
 
 # ---------------------------------------------------------------- C# and VB
@@ -467,10 +471,8 @@ def loaded_assemblies_after_gc() -> int:
 
 
 async def test_distinct_csharp_scripts_do_not_grow_without_bound(runtime: RuntimeInfo) -> None:
-    service = TaskService(ServiceConfig(max_runspaces=4, compile_cache_size=16))
-    await service.open()
     proc = psutil.Process()
-    try:
+    async with own_service(max_runspaces=4, compile_cache_size=16) as service:
         async def churn(start: int, count: int) -> None:
             for i in range(start, start + count):
                 rec = await run(service, f"var data = new byte[64 * 1024]; data.Length + {i}", CS)
@@ -490,17 +492,13 @@ async def test_distinct_csharp_scripts_do_not_grow_without_bound(runtime: Runtim
         print(f"200 distinct C# scripts: RSS {grown_mb:+.1f} MiB, loaded assemblies {grown_assemblies:+d}")
         assert grown_assemblies <= 16
         assert grown_mb < 200
-    finally:
-        await service.close()
 
 
 # ---------------------------------------------------------------- concurrency, queue, parents, removal
 
 
 async def test_queue_fifo_with_two_slots(runtime: RuntimeInfo) -> None:
-    service = TaskService(ServiceConfig(max_runspaces=2))
-    await service.open()
-    try:
+    async with own_service(max_runspaces=2) as service:
         ids = []
         for i in range(4):
             rec = await service.create(TaskSpec(code=f"Start-Sleep -Milliseconds 600; {i}", auto_start=True))
@@ -518,21 +516,15 @@ async def test_queue_fifo_with_two_slots(runtime: RuntimeInfo) -> None:
         assert [d["State"] for d in done] == ["Completed"] * 3
         assert done[2]["StartedAt"] >= min(done[0]["CompletedAt"], done[1]["CompletedAt"])
         assert service.get(ids[3])["StartedAt"] is None
-    finally:
-        await service.close()
 
 
 async def test_mixed_languages_share_the_limit(runtime: RuntimeInfo) -> None:
-    service = TaskService(ServiceConfig(max_runspaces=1))
-    await service.open()
-    try:
+    async with own_service(max_runspaces=1) as service:
         a = await service.create(TaskSpec(code="await Task.Delay(400); 1", language=CS, auto_start=True))
         b = await service.create(TaskSpec(code="2", auto_start=True))
         assert service.get(b["Id"])["State"] == "Queued"
         assert (await service.wait(b["Id"], 30))["State"] == "Completed"
         assert service.get(a["Id"])["State"] == "Completed"
-    finally:
-        await service.close()
 
 
 async def test_parent_child_and_removal(svc: TaskService) -> None:
@@ -594,16 +586,12 @@ async def test_console_read_never_blocks(svc: TaskService) -> None:
 
 
 async def test_huge_powershell_output_is_bounded(runtime: RuntimeInfo) -> None:
-    service = TaskService(ServiceConfig(max_runspaces=1, output_max_items=1000))
-    await service.open()
-    try:
+    async with own_service(max_runspaces=1, output_max_items=1000) as service:
         done = await run(service, "1..200000")
         assert done["State"] == "Completed"
         assert service.result(done["Id"])["Output"] == list(range(1, 1001))
         notes = [r["Message"] for r in service.streams(done["Id"])["Records"]]
         assert notes == ["199000 output objects were dropped (limit 1000 objects)."]
-    finally:
-        await service.close()
 
 
 async def test_extra_imports_and_refs(svc: TaskService) -> None:
@@ -619,9 +607,7 @@ async def test_extra_imports_and_refs(svc: TaskService) -> None:
 
 
 async def test_service_default_timeout(runtime: RuntimeInfo) -> None:
-    service = TaskService(ServiceConfig(max_runspaces=1, default_timeout_seconds=0.5))
-    await service.open()
-    try:
+    async with own_service(max_runspaces=1, default_timeout_seconds=0.5) as service:
         rec = await service.create(TaskSpec(code="Start-Sleep 20"))
         assert rec["TimeoutSeconds"] == 0.5
         assert await service.start(rec["Id"])
@@ -629,15 +615,11 @@ async def test_service_default_timeout(runtime: RuntimeInfo) -> None:
         assert done["State"] == "Failed" and done["Error"]["Type"] == "TimeoutException"
         own = await service.create(TaskSpec(code="'quick'", timeout_seconds=30, auto_start=True))
         assert (await service.wait(own["Id"], 10))["TimeoutSeconds"] == 30
-    finally:
-        await service.close()
 
 
 async def test_finished_task_releases_its_script(runtime: RuntimeInfo) -> None:
     # Regression: finished C#/VB tasks held their compiled script until removal (up to max_finished).
-    service = TaskService(ServiceConfig(max_runspaces=2, compile_cache_size=2))
-    await service.open()
-    try:
+    async with own_service(max_runspaces=2, compile_cache_size=2) as service:
         for i in range(6):
             await run(service, f"{i} + 1", CS)
         await asyncio.sleep(0.2)  # releases run on the compile pool
@@ -650,5 +632,3 @@ async def test_finished_task_releases_its_script(runtime: RuntimeInfo) -> None:
         assert service._engines[CS]._held  # a NotStarted task holds its script...
         assert await service.remove(held["Id"])
         assert not service._engines[CS]._held  # ...until it is removed
-    finally:
-        await service.close()
