@@ -1,11 +1,22 @@
-"""Task states, languages, the creation request (:class:`TaskSpec`) and the service's settings."""
+"""The task vocabulary shared by the core, the engines, the store and the API.
+
+States and languages, the creation request (:class:`TaskSpec`), the service's settings, and the typed
+parts of a task record (:class:`Progress`, :class:`TaskErrorInfo`, :class:`StreamRecord`) with the durable
+part of a task (:class:`TaskData`, exactly what a store persists). Each record type converts itself to
+its JSON shape (``to_json``); those shapes are TypedDicts (``*Json``) from which the OpenAPI document
+derives its schemas, so field names and enums cannot drift between the code and the document.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic needs it for schemas on Python < 3.12
 
 
 class TaskState(StrEnum):
@@ -24,9 +35,30 @@ class TaskState(StrEnum):
         """True for the final states Completed, Failed and Stopped."""
         return self in FINISHED
 
+    @property
+    def active(self) -> bool:
+        """True for Queued, Running and Stopping (started and not finished)."""
+        return self in ACTIVE
+
+    @classmethod
+    def parse(cls, value: str) -> TaskState:
+        """A state from its name, case-insensitively (``running`` → Running).
+
+        Raises:
+            ValueError: not a state name.
+        """
+        key = value.strip().lower()
+        for state in cls:
+            if state.value.lower() == key:
+                return state
+        raise ValueError(f"unknown state '{value}' (expected one of {', '.join(cls)})")
+
 
 FINISHED = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.STOPPED})
 """The final states: a task in one of them never changes state again."""
+
+ACTIVE = frozenset({TaskState.QUEUED, TaskState.RUNNING, TaskState.STOPPING})
+"""Started and not yet finished."""
 
 
 class Language(StrEnum):
@@ -43,11 +75,10 @@ class Language(StrEnum):
         Raises:
             ValueError: not a known language.
         """
-        key = value.strip().lower()
-        for alias, lang in _LANGUAGE_ALIASES.items():
-            if key == alias:
-                return lang
-        raise ValueError(f"unknown language '{value}' (expected PowerShell, CSharp or VBNet)")
+        lang = _LANGUAGE_ALIASES.get(value.strip().lower())
+        if lang is None:
+            raise ValueError(f"unknown language '{value}' (expected PowerShell, CSharp or VBNet)")
+        return lang
 
 
 _LANGUAGE_ALIASES = {
@@ -57,12 +88,220 @@ _LANGUAGE_ALIASES = {
     "vbnet": Language.VBNET, "vb": Language.VBNET, "vb.net": Language.VBNET, "visualbasic": Language.VBNET,
 }
 
+
+class StopReason(StrEnum):
+    """Why the core asked a running task to stop (decides its final state and error)."""
+
+    CANCEL = "cancel"
+    """A user's cancel (or the daemon shutting down): ends Stopped."""
+    TIMEOUT = "timeout"
+    """The task's TimeoutSeconds ran out: ends Failed with Error.Type TimeoutException."""
+
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 """Argument names: usable as a variable in PowerShell, C# and VB alike."""
 
 RESERVED_ARGUMENTS = frozenset({"taskprogress", "taskid", "cancellationtoken", "arguments", "krtaskglobals",
                                 "true", "false", "null", "args", "input", "this", "psitem", "_"})
 """Argument names that would hide what the engine itself provides to scripts (compared lower-case)."""
+
+
+# ---------------------------------------------------------------------------------------- JSON shapes
+
+
+class ProgressJson(TypedDict):
+    """``Progress`` in a task record."""
+
+    PercentComplete: Annotated[int, Field(ge=0, le=100)]
+    StatusMessage: Annotated[str, Field(description="Never blank; 'Not started' before the run.")]
+    Activity: str | None
+    CurrentOperation: str | None
+    SecondsRemaining: int | None
+
+
+class TaskErrorJson(TypedDict):
+    """``Error`` of a failed task."""
+
+    Type: Annotated[str, Field(description="Exception type, or a KrTasks error type (TimeoutException, "
+                                           "Interrupted, CompileError, ...).")]
+    Message: str
+    Category: Annotated[str | None, Field(description="PowerShell error category.")]
+    StackTrace: Annotated[str | None, Field(description="Script stack trace (PowerShell) or .NET stack trace.")]
+    Line: Annotated[int | None, Field(description="1-based line in the task's code.")]
+    Column: Annotated[int | None, Field(description="1-based column in the task's code.")]
+
+
+UtcTime = Annotated[str, Field(description="UTC, ISO 8601 with microseconds, ending in Z.",
+                               json_schema_extra={"format": "date-time"})]
+"""A timestamp in JSON."""
+
+
+StreamName = Literal["Error", "Warning", "Verbose", "Debug", "Information"]
+"""The streams kept per task (PowerShell's; C#/VB console output lands in Information and Error)."""
+
+STREAMS: tuple[StreamName, ...] = ("Error", "Warning", "Verbose", "Debug", "Information")
+
+
+class StreamRecordJson(TypedDict):
+    """One stream record (a PowerShell stream record or a console line of C#/VB code)."""
+
+    Index: Annotated[int, Field(ge=0, description="Position among the task's records (0-based).")]
+    Stream: StreamName
+    Message: str
+    Time: Annotated[UtcTime, Field(description="When it was written (UTC, ISO 8601, ending in Z).")]
+
+
+
+
+class TaskRecordJson(TypedDict):
+    """A task as the REST API shows it."""
+
+    Id: str
+    Name: str
+    Description: str
+    Language: Language
+    State: TaskState
+    StateText: Annotated[TaskState, Field(description="The state's name (Kestrun's field; same as State here).")]
+    CreatedAt: UtcTime
+    StartedAt: UtcTime | None
+    CompletedAt: UtcTime | None
+    Duration: Annotated[str | None, Field(description="CompletedAt - StartedAt as [d.]hh:mm:ss.fffffff.")]
+    Progress: ProgressJson
+    ParentId: Annotated[str, Field(description="Empty for a root task.")]
+    ChildrenId: list[str]
+    TimeoutSeconds: Annotated[float | None, Field(description="Run time limit (seconds).")]
+    Error: TaskErrorJson | None
+
+
+class TaskResultJson(TypedDict):
+    """``GET /tasks/{id}/result``: the output and error of a finished task."""
+
+    Id: str
+    CreatedAt: Annotated[UtcTime, Field(description="When this task was created: tells tasks apart that reuse an id.")]
+    State: TaskState
+    Output: Annotated[Any, Field(description="PowerShell: the array of output objects; C#/VB: the returned value.")]
+    Error: TaskErrorJson | None
+
+
+class StreamPageJson(TypedDict):
+    """``GET /tasks/{id}/streams``: stream records from an index on."""
+
+    Id: str
+    CreatedAt: Annotated[UtcTime, Field(description="When this task was created: tells tasks apart that reuse an id.")]
+    Records: list[StreamRecordJson]
+    Next: Annotated[int, Field(ge=0, description="Pass as Since to get only newer records.")]
+
+
+class ProgressEventJson(TypedDict):
+    """The ``progress`` event of an event stream."""
+
+    Id: str
+    Progress: ProgressJson
+
+
+class StreamEventJson(StreamRecordJson):
+    """The ``stream`` event of an event stream: one record with its task's id."""
+
+    Id: str
+
+
+# ---------------------------------------------------------------------------------------- record types
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A task's progress: percent (0-100), status message (never blank) and Write-Progress's details."""
+
+    percent_complete: int = 0
+    status_message: str = "Not started"
+    activity: str | None = None
+    current_operation: str | None = None
+    seconds_remaining: int | None = None
+
+    def to_json(self) -> ProgressJson:
+        """The record's ``Progress`` object."""
+        return {"PercentComplete": self.percent_complete, "StatusMessage": self.status_message,
+                "Activity": self.activity, "CurrentOperation": self.current_operation,
+                "SecondsRemaining": self.seconds_remaining}
+
+    @classmethod
+    def from_json(cls, value: ProgressJson | dict[str, Any]) -> Progress:
+        """Inverse of :meth:`to_json` (missing members take their defaults)."""
+        return cls(int(value.get("PercentComplete", 0)), str(value.get("StatusMessage", "Not started")),
+                   value.get("Activity"), value.get("CurrentOperation"), value.get("SecondsRemaining"))
+
+    def ended(self, status: str) -> Progress:
+        """This progress at 100 percent with ``status`` (how every final state leaves it)."""
+        return Progress(100, status, self.activity, self.current_operation, self.seconds_remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskErrorInfo:
+    """Why a task failed: the one constructor of the record's ``Error`` shape."""
+
+    type: str
+    message: str
+    category: str | None = None
+    stack_trace: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def to_json(self) -> TaskErrorJson:
+        """The record's ``Error`` object."""
+        return {"Type": self.type, "Message": self.message, "Category": self.category,
+                "StackTrace": self.stack_trace, "Line": self.line, "Column": self.column}
+
+    @classmethod
+    def from_json(cls, value: TaskErrorJson | dict[str, Any]) -> TaskErrorInfo:
+        """Inverse of :meth:`to_json`."""
+        return cls(str(value["Type"]), str(value["Message"]), value.get("Category"), value.get("StackTrace"),
+                   value.get("Line"), value.get("Column"))
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One captured stream record; ``time`` is ISO 8601 UTC text ending in Z."""
+
+    index: int
+    stream: StreamName
+    message: str
+    time: str
+
+    def to_json(self) -> StreamRecordJson:
+        """The API's record object."""
+        return {"Index": self.index, "Stream": self.stream, "Message": self.message, "Time": self.time}
+
+
+@dataclass(slots=True)
+class TaskData:
+    """The durable part of a task: what a store persists and restores, field for field.
+
+    Times are timezone-aware UTC; ``arguments`` and ``output`` are JSON values; ``seq`` orders tasks by
+    creation. Only :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and
+    ``completed_at`` of a live task.
+    """
+
+    id: str
+    seq: int
+    name: str
+    description: str
+    language: Language
+    code: str
+    arguments: dict[str, Any]
+    timeout_seconds: float | None
+    parent_id: str
+    extra_imports: list[str]
+    extra_refs: list[str]
+    created_at: datetime
+    state: TaskState = TaskState.NOT_STARTED
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    progress: Progress = field(default_factory=Progress)
+    error: TaskErrorInfo | None = None
+    output: Any = None
+
+
+# ---------------------------------------------------------------------------------------- requests, settings
 
 
 @dataclass
