@@ -1,54 +1,33 @@
-"""What a language engine hands the task service: a running piece of code it can wait on and stop.
+"""What every .NET-hosting engine shares: the synchronous engine contract, and reading a run's .NET
+``StreamSink`` and ``TaskProgress`` into the core's types.
 
-The service drives every :class:`Execution` from executor threads only (never the event loop):
-``step`` blocks up to a few hundred ms, ``finish`` converts the result. ``stop`` must not block.
+Synchronous engines (:class:`SyncEngine`) do the .NET work on the calling thread: the thread-isolation
+adapter (:mod:`krtasks.engines.threaded`) calls them from executor threads, a worker process from its own
+threads. ``step`` blocks up to a few hundred ms, ``finish`` converts the result, ``stop`` must not block.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-STREAMS = ("Error", "Warning", "Verbose", "Debug", "Information")
-"""Stream names kept per task (PowerShell's; C#/VB console output lands in Information and Error)."""
+from ..errors import CompileError
+from ..models import Progress, TaskErrorInfo
+from .base import CodeRequest, LaunchRequest, Outcome, OutputLimits, Prepared, RawRecord, StepReport
 
-
-@dataclass
-class StepResult:
-    """One observation of a running task.
-
-    ``records``: new stream records as ``(stream, message, time_iso_utc)``;
-    ``progress``: ``(percent, status, activity, operation, seconds_remaining, version)``.
-    """
-
-    ended: bool
-    records: list[tuple[str, str, str]]
-    progress: tuple[int, str, str | None, str | None, int | None, int]
+if TYPE_CHECKING:
+    from ..models import Language
 
 
-@dataclass
-class Outcome:
-    """How the code ended: its output (JSON value), its error (record ``Error`` dict or None),
-    whether it tried to prompt for input (the prompt's message), notes to add to the Warning stream, and
-    stream records written after the last step."""
+class SyncExecution(Protocol):
+    """A started run, driven from one thread at a time (see :class:`krtasks.engines.base.Execution`)."""
 
-    output: Any
-    error: dict[str, Any] | None
-    prompt: str | None = None
-    notes: list[str] = field(default_factory=list)
-    records: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-class Execution(Protocol):
-    """A started task's code (one per run)."""
-
-    def step(self, wait_ms: int) -> StepResult:
+    def step(self, wait_ms: int) -> StepReport:
         """Wait up to ``wait_ms`` milliseconds for the end, then report records and progress."""
         ...
 
     def stop(self) -> None:
-        """Ask the code to stop (pipeline stop or cancellation token); returns at once."""
+        """Ask the code to stop; returns at once."""
         ...
 
     def finish(self) -> Outcome:
@@ -56,36 +35,79 @@ class Execution(Protocol):
         ...
 
 
-class CapturedExecution:
-    """What every engine's execution keeps: the task's .NET ``StreamSink`` and ``TaskProgress`` and the
-    output bounds (depth, bytes). ``report`` turns a wait's result into a :class:`StepResult`."""
+class SyncEngine(Protocol):
+    """A language engine whose calls block the calling thread (see :class:`krtasks.engines.base.Engine`)."""
 
-    def __init__(self, sink: Any, progress: Any, depth: int, max_bytes: int) -> None:
+    @property
+    def language(self) -> Language:
+        """The language this engine runs."""
+        ...
+
+    def prepare(self, request: CodeRequest) -> Prepared:
+        """Parse or compile; raises :class:`~krtasks.errors.CompileError`."""
+        ...
+
+    def launch(self, prepared: Prepared, request: LaunchRequest) -> SyncExecution:
+        """Start a run of ``prepared``."""
+        ...
+
+    def release(self, prepared: Prepared) -> None:
+        """Drop one hold on ``prepared``."""
+        ...
+
+    def warm_up(self) -> None:
+        """Do the optional warm-up work now (blocking)."""
+        ...
+
+    def close(self) -> None:
+        """Release everything."""
+        ...
+
+
+class CapturedExecution:
+    """What every engine's execution keeps: the run's .NET ``StreamSink`` and ``TaskProgress`` and the
+    output limits. ``report`` turns a wait's result into a :class:`StepReport`, with the progress only
+    when it changed since the previous report."""
+
+    def __init__(self, sink: Any, progress: Any, limits: OutputLimits) -> None:
         self._sink = sink
         self._progress = progress
-        self._depth = depth
-        self._max_bytes = max_bytes
+        self._limits = limits
+        self._progress_version = -1
 
-    def report(self, ended: bool) -> StepResult:
-        """The records written since the last report and a progress snapshot, with ``ended``."""
-        return StepResult(ended, drain(self._sink), progress_tuple(self._progress))
-
-
-def error_dict(info: Any) -> dict[str, Any]:
-    """Convert a .NET ``KrTasks.Runtime.ErrorInfo`` to the record's ``Error`` shape."""
-    return {
-        "Type": str(info.Type),
-        "Message": str(info.Message),
-        "Category": None if info.Category is None else str(info.Category),
-        "StackTrace": None if info.StackTrace is None else str(info.StackTrace),
-        "Line": None if info.Line is None else int(info.Line),
-        "Column": None if info.Column is None else int(info.Column),
-    }
+    def report(self, ended: bool) -> StepReport:
+        """The records written since the last report and the progress if it moved, with ``ended``."""
+        snapshot = self._progress.Snapshot()
+        version = int(snapshot[5])
+        progress = None
+        if version != self._progress_version:
+            self._progress_version = version
+            progress = progress_of(snapshot)
+        return StepReport(ended, drain(self._sink), progress)
 
 
-def diagnostics_list(diagnostics: Any) -> list[dict[str, Any]]:
-    """Convert .NET ``CompileDiagnostic`` items to ``{Id, Severity, Message, Line, Column}`` dicts."""
-    return [
+def new_progress(net: Any) -> Any:
+    """A run's .NET ``TaskProgress``, saying "Running" until the code says more."""
+    progress = net.TaskProgress()
+    progress.StatusMessage = "Running"
+    return progress
+
+
+def error_info(info: Any) -> TaskErrorInfo:
+    """Convert a .NET ``KrTasks.Runtime.ErrorInfo`` to the record's error."""
+    return TaskErrorInfo(
+        type=str(info.Type),
+        message=str(info.Message),
+        category=None if info.Category is None else str(info.Category),
+        stack_trace=None if info.StackTrace is None else str(info.StackTrace),
+        line=None if info.Line is None else int(info.Line),
+        column=None if info.Column is None else int(info.Column),
+    )
+
+
+def compile_error(language: Language, diagnostics: Any) -> CompileError:
+    """A :class:`CompileError` from .NET ``CompileDiagnostic`` items (``{Id, Severity, Message, Line, Column}``)."""
+    return CompileError(language.value, [
         {
             "Id": str(d.Id),
             "Severity": str(d.Severity),
@@ -94,25 +116,23 @@ def diagnostics_list(diagnostics: Any) -> list[dict[str, Any]]:
             "Column": None if d.Column is None else int(d.Column),
         }
         for d in diagnostics
-    ]
+    ])
 
 
-def drain(sink: Any) -> list[tuple[str, str, str]]:
+def drain(sink: Any) -> list[RawRecord]:
     """Move the records waiting in a .NET ``StreamSink`` into Python tuples (stream, message, ISO time)."""
     if not sink.HasPending:
         return []
     return [(str(r.Stream), str(r.Message), r.Time.ToString("o")[:26] + "Z") for r in sink.Drain()]
 
 
-def progress_tuple(progress: Any) -> tuple[int, str, str | None, str | None, int | None, int]:
-    """Snapshot a .NET ``TaskProgress`` (one call, one lock) as a Python tuple."""
-    s = progress.Snapshot()
-    return (
-        int(s[0]), str(s[1]),
-        None if s[2] is None else str(s[2]),
-        None if s[3] is None else str(s[3]),
-        None if s[4] is None else int(s[4]),
-        int(s[5]),
+def progress_of(snapshot: Any) -> Progress:
+    """A .NET ``TaskProgress.Snapshot()`` (one call, one lock) as :class:`Progress`."""
+    return Progress(
+        int(snapshot[0]), str(snapshot[1]),
+        None if snapshot[2] is None else str(snapshot[2]),
+        None if snapshot[3] is None else str(snapshot[3]),
+        None if snapshot[4] is None else int(snapshot[4]),
     )
 
 

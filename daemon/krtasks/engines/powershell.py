@@ -1,4 +1,4 @@
-"""PowerShell engine: each task runs on a fresh runspace taken from a warm pool.
+"""PowerShell engine (synchronous): each task runs on a fresh runspace taken from a warm pool.
 
 Fresh, because a reused runspace keeps functions and aliases even after ``ResetRunspaceState``
 (measured: variables are cleared, functions and aliases are not). Opening one costs ~8 ms, so the pool
@@ -12,18 +12,10 @@ import queue
 import threading
 from typing import Any
 
-from .errors import CompileError
-from .execution import (
-    CapturedExecution,
-    Outcome,
-    StepResult,
-    diagnostics_list,
-    drain,
-    dropped_notes,
-    error_dict,
-    load_json,
-)
-from .runtime import NetTypes
+from ..models import Language
+from ..runtime import NetTypes
+from .base import CodeRequest, LaunchRequest, Outcome, OutputLimits, Prepared, StepReport
+from .captured import CapturedExecution, compile_error, drain, dropped_notes, error_info, load_json, new_progress
 
 TAKE_TIMEOUT_S = 2.0
 """How long :meth:`RunspacePool.take` waits for the refill thread before opening a runspace itself."""
@@ -89,49 +81,68 @@ class RunspacePool:
 
 
 class PowerShellEngine:
-    """Creates :class:`PowerShellExecution` objects; checks scripts for parse errors."""
+    """Checks scripts for parse errors and starts them on fresh runspaces (a :class:`SyncEngine`).
 
-    language = "PowerShell"
+    The prepared handle is a :class:`PowerShellScript`: the code and its arguments as a .NET dictionary.
+    """
 
-    def __init__(self, net: NetTypes, pool_size: int, stream_limit: int, output_max_depth: int,
-                 output_max_bytes: int, output_max_items: int) -> None:
+    language = Language.POWERSHELL
+
+    def __init__(self, net: NetTypes, pool_size: int, limits: OutputLimits) -> None:
         self._net = net
         self._pool = RunspacePool(net, pool_size)
-        self._stream_limit = stream_limit
-        self._max_items = output_max_items
-        self._depth = output_max_depth
-        self._max_bytes = output_max_bytes
+        self._limits = limits
 
-    def prepare(self, code: str) -> None:
-        """Parse ``code``; raise :class:`CompileError` with PowerShell's parse errors (1-based lines)."""
-        diagnostics = diagnostics_list(self._net.PowerShellRun.Parse(code))
-        if diagnostics:
-            raise CompileError("PowerShell", diagnostics)
+    def prepare(self, request: CodeRequest) -> Prepared:
+        """Parse the code; raise :class:`CompileError` with PowerShell's parse errors (1-based lines)."""
+        diagnostics = self._net.PowerShellRun.Parse(request.code)
+        if diagnostics.Length:
+            raise compile_error(self.language, diagnostics)
+        return Prepared(PowerShellScript(request.code, self._net.TaskArguments.FromJson(request.arguments_json)))
 
-    def launch(self, task_id: str, code: str, arguments: Any, progress: Any) -> PowerShellExecution:
-        """Start ``code`` on a fresh runspace with ``arguments`` (a .NET dictionary) and ``progress``."""
-        sink = self._net.StreamSink(self._stream_limit)
+    def launch(self, prepared: Prepared, request: LaunchRequest) -> PowerShellExecution:
+        """Start the script on a fresh runspace with its arguments and a new ``$TaskProgress``."""
+        script = prepared.handle
+        assert isinstance(script, PowerShellScript)
+        net = self._net
+        sink = net.StreamSink(self._limits.stream_records)
+        progress = new_progress(net)
         runspace = self._pool.take()
-        run = self._net.PowerShellRun(runspace, code, arguments, task_id, progress, sink, self._max_items)
+        run = net.PowerShellRun(runspace, script.code, script.arguments, request.task_id, progress, sink,
+                                self._limits.max_items)
         run.Start()
-        return PowerShellExecution(run, runspace, sink, progress, self._depth, self._max_bytes, self._max_items)
+        return PowerShellExecution(run, runspace, sink, progress, self._limits)
+
+    def release(self, prepared: Prepared) -> None:
+        """Nothing to release: a parsed script holds no .NET resources beyond its arguments."""
+
+    def warm_up(self) -> None:
+        """Nothing to warm up: the runspace pool fills itself from the start."""
 
     def close(self) -> None:
         """Release the runspace pool."""
         self._pool.close()
 
 
-class PowerShellExecution(CapturedExecution):
-    """One running PowerShell pipeline (see :class:`krtasks.execution.Execution`)."""
+class PowerShellScript:
+    """The prepared handle of a PowerShell task: the code and its arguments (a .NET dictionary)."""
 
-    def __init__(self, run: Any, runspace: Any, sink: Any, progress: Any, depth: int, max_bytes: int,
-                 max_items: int) -> None:
-        super().__init__(sink, progress, depth, max_bytes)
+    __slots__ = ("arguments", "code")
+
+    def __init__(self, code: str, arguments: Any) -> None:
+        self.code = code
+        self.arguments = arguments
+
+
+class PowerShellExecution(CapturedExecution):
+    """One running PowerShell pipeline (see :class:`krtasks.engines.captured.SyncExecution`)."""
+
+    def __init__(self, run: Any, runspace: Any, sink: Any, progress: Any, limits: OutputLimits) -> None:
+        super().__init__(sink, progress, limits)
         self._run = run
-        self._max_items = max_items
         self._runspace = runspace
 
-    def step(self, wait_ms: int) -> StepResult:
+    def step(self, wait_ms: int) -> StepReport:
         """Wait up to ``wait_ms`` ms for the pipeline, then report records and progress."""
         return self.report(bool(self._run.Wait(wait_ms)))
 
@@ -141,16 +152,17 @@ class PowerShellExecution(CapturedExecution):
 
     def finish(self) -> Outcome:
         """End the invocation; convert output; dispose the runspace."""
+        limits = self._limits
         try:
             info = self._run.Finish()
             notes: list[str] = []
             dropped = int(self._run.DroppedOutput)
             if dropped:
-                notes.append(f"{dropped} output objects were dropped (limit {self._max_items} objects).")
-            output = load_json(self._run.OutputJson(self._depth, self._max_bytes), notes, "output objects")
+                notes.append(f"{dropped} output objects were dropped (limit {limits.max_items} objects).")
+            output = load_json(self._run.OutputJson(limits.max_depth, limits.max_bytes), notes, "output objects")
             notes.extend(dropped_notes(self._sink))
             prompt = None if self._sink.PromptAttempt is None else str(self._sink.PromptAttempt)
-            return Outcome(output, None if info is None else error_dict(info), prompt, notes, drain(self._sink))
+            return Outcome(output, None if info is None else error_info(info), prompt, notes, drain(self._sink))
         finally:
             self._run.Dispose()
             self._runspace.Dispose()

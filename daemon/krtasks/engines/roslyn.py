@@ -1,5 +1,5 @@
-"""C# and VB.NET engines (Roslyn). Code is compiled when a task is created; identical code with the
-same argument types, imports and references is compiled once and shared.
+"""C# and VB.NET engines (Roslyn, synchronous). Code is compiled when a task is created; identical code with
+the same argument types, imports and references is compiled once and shared.
 
 Memory: every compiled script lives in its own collectible AssemblyLoadContext. A cache entry is held
 by the tasks that use it; entries no task holds stay in an LRU of ``cache_size`` and are unloaded when
@@ -15,18 +15,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CompileError
-from .execution import (
-    CapturedExecution,
-    Outcome,
-    StepResult,
-    diagnostics_list,
-    drain,
-    dropped_notes,
-    error_dict,
-    load_json,
-)
-from .runtime import NetTypes
+from ..models import Language, TaskErrorInfo
+from ..runtime import NetTypes
+from .base import CodeRequest, LaunchRequest, Outcome, OutputLimits, Prepared, StepReport
+from .captured import CapturedExecution, compile_error, drain, dropped_notes, error_info, load_json, new_progress
+
+_warm_up_lock = threading.Lock()
+_warmed_up = False
 
 CacheKey = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]
 """(language, code, argument signature, imports, references)."""
@@ -38,43 +33,54 @@ class _Entry:
     holders: int = 0
 
 
-class RoslynEngine:
-    """Compiles and starts C# or VB.NET code (``language`` is ``"CSharp"`` or ``"VBNet"``). Thread-safe."""
+@dataclass(frozen=True, slots=True)
+class RoslynScript:
+    """The prepared handle of a C#/VB task: its compile-cache key and its arguments (a .NET dictionary)."""
 
-    def __init__(self, net: NetTypes, language: str, cache_size: int, stream_limit: int, output_max_depth: int,
-                 output_max_bytes: int) -> None:
+    key: CacheKey
+    arguments: Any
+
+
+class RoslynEngine:
+    """Compiles and starts C# or VB.NET code (a :class:`SyncEngine`). Thread-safe."""
+
+    def __init__(self, net: NetTypes, language: Language, cache_size: int, limits: OutputLimits) -> None:
         self._net = net
-        self.language = language
+        self._language = language
         self._cache_size = max(0, cache_size)
-        self._stream_limit = stream_limit
-        self._depth = output_max_depth
-        self._max_bytes = output_max_bytes
+        self._limits = limits
         self._lock = threading.Lock()
         self._held: dict[CacheKey, _Entry] = {}
         self._idle: OrderedDict[CacheKey, _Entry] = OrderedDict()
         self.compilations = 0
         """Compilations done (cache misses), for tests and metrics."""
 
-    def prepare(self, code: str, arguments: Any, imports: list[str], refs: list[str]) -> CacheKey:
-        """Compile (or reuse) ``code`` and hold the result for one task; return its cache key.
+    @property
+    def language(self) -> Language:
+        """CSharp or VBNet."""
+        return self._language
+
+    def prepare(self, request: CodeRequest) -> Prepared:
+        """Compile (or reuse) the code and hold the result for one task.
 
         Raises:
             CompileError: with Roslyn's diagnostics (CSxxxx / BCxxxx, 1-based lines in the user's code).
         """
         net = self._net
-        key: CacheKey = (self.language, code, str(net.TaskArguments.Signature(arguments)), tuple(imports),
-                         tuple(refs))
+        arguments = net.TaskArguments.FromJson(request.arguments_json)
+        key: CacheKey = (self._language.value, request.code, str(net.TaskArguments.Signature(arguments)),
+                         request.extra_imports, request.extra_refs)
         with self._lock:
             entry = self._held.get(key) or self._idle.pop(key, None)
             if entry is not None:
                 entry.holders += 1
                 self._held[key] = entry
-                return key
+                return Prepared(RoslynScript(key, arguments), compiled=False)
         compiler = net.ScriptCompiler
-        compile_fn = compiler.CompileCSharp if self.language == "CSharp" else compiler.CompileVisualBasic
-        result = compile_fn(code, arguments, list(imports), list(refs))
+        compile_fn = compiler.CompileCSharp if self._language == Language.CSHARP else compiler.CompileVisualBasic
+        result = compile_fn(request.code, arguments, list(request.extra_imports), list(request.extra_refs))
         if not result.Success:
-            raise CompileError(self.language, diagnostics_list(result.Diagnostics))
+            raise compile_error(self._language, result.Diagnostics)
         with self._lock:
             self.compilations += 1
             entry = self._held.get(key)
@@ -84,20 +90,22 @@ class RoslynEngine:
             else:  # another thread compiled the same code meanwhile: keep one copy
                 result.Script.Unload()
             entry.holders += 1
-        return key
+        return Prepared(RoslynScript(key, arguments), compiled=True)
 
-    def release(self, key: CacheKey) -> None:
-        """Drop one task's hold on ``key``; unheld scripts beyond the LRU size are unloaded."""
+    def release(self, prepared: Prepared) -> None:
+        """Drop one task's hold on its script; unheld scripts beyond the LRU size are unloaded."""
+        script = prepared.handle
+        assert isinstance(script, RoslynScript)
         to_unload = []
         with self._lock:
-            entry = self._held.get(key)
+            entry = self._held.get(script.key)
             if entry is None:
                 return
             entry.holders -= 1
             if entry.holders > 0:
                 return
-            del self._held[key]
-            self._idle[key] = entry
+            del self._held[script.key]
+            self._idle[script.key] = entry
             while len(self._idle) > self._cache_size:
                 to_unload.append(self._idle.popitem(last=False)[1])
         for e in to_unload:
@@ -109,16 +117,34 @@ class RoslynEngine:
         with self._lock:
             return len(self._held) + len(self._idle)
 
-    def launch(self, key: CacheKey, task_id: str, arguments: Any, progress: Any) -> RoslynExecution:
-        """Start the script held under ``key`` on the .NET thread pool."""
+    @property
+    def held_scripts(self) -> int:
+        """Scripts held by at least one task."""
+        with self._lock:
+            return len(self._held)
+
+    def launch(self, prepared: Prepared, request: LaunchRequest) -> RoslynExecution:
+        """Start the held script on the .NET thread pool."""
+        script = prepared.handle
+        assert isinstance(script, RoslynScript)
         net = self._net
         with self._lock:
-            script = self._held[key].script
-        sink = net.StreamSink(self._stream_limit)
+            compiled = self._held[script.key].script
+        sink = net.StreamSink(self._limits.stream_records)
+        progress = new_progress(net)
         cts = net.CancellationTokenSource()
-        globals_ = net.TaskGlobals(task_id, progress, arguments, cts.Token)
-        task = script.Start(globals_, sink)
-        return RoslynExecution(net, task, cts, sink, progress, str(script.File), self._depth, self._max_bytes)
+        globals_ = net.TaskGlobals(request.task_id, progress, script.arguments, cts.Token)
+        task = compiled.Start(globals_, sink)
+        return RoslynExecution(net, task, cts, sink, progress, str(compiled.File), self._limits)
+
+    def warm_up(self) -> None:
+        """Compile once (C# and VB, once per process) so that later compiles skip the cold JIT of the
+        compiler (~3 s on 2 cores)."""
+        with _warm_up_lock:
+            global _warmed_up
+            if not _warmed_up:
+                _warmed_up = True
+                self._net.ScriptCompiler.WarmUp()
 
     def close(self) -> None:
         """Unload every idle script."""
@@ -130,17 +156,17 @@ class RoslynEngine:
 
 
 class RoslynExecution(CapturedExecution):
-    """One running C#/VB script (see :class:`krtasks.execution.Execution`)."""
+    """One running C#/VB script (see :class:`krtasks.engines.captured.SyncExecution`)."""
 
-    def __init__(self, net: NetTypes, task: Any, cts: Any, sink: Any, progress: Any, file: str, depth: int,
-                 max_bytes: int) -> None:
-        super().__init__(sink, progress, depth, max_bytes)
+    def __init__(self, net: NetTypes, task: Any, cts: Any, sink: Any, progress: Any, file: str,
+                 limits: OutputLimits) -> None:
+        super().__init__(sink, progress, limits)
         self._net = net
         self._task = task
         self._cts = cts
         self._file = file
 
-    def step(self, wait_ms: int) -> StepResult:
+    def step(self, wait_ms: int) -> StepReport:
         """Wait up to ``wait_ms`` ms for the script's task, then report records and progress."""
         # IAsyncResult's wait handle: unlike Task.Wait it never throws for a faulted task.
         return self.report(bool(self._task.IsCompleted) or self._task_wait(wait_ms))
@@ -149,7 +175,7 @@ class RoslynExecution(CapturedExecution):
         return bool(self._net.IAsyncResult(self._task).AsyncWaitHandle.WaitOne(wait_ms))
 
     def stop(self) -> None:
-        """Signal the task's cancellation token (callbacks run on this executor thread, not the loop)."""
+        """Signal the task's cancellation token (callbacks run on the calling thread, never the loop)."""
         # A callback registered by user code may throw; the token is cancelled regardless.
         with contextlib.suppress(Exception):
             self._cts.Cancel()
@@ -157,6 +183,7 @@ class RoslynExecution(CapturedExecution):
     def finish(self) -> Outcome:
         """Read the result or the exception; convert the value to JSON."""
         net = self._net
+        limits = self._limits
         net.ConsoleRouter.Flush(self._sink)
         notes: list[str] = []
         output: Any = None
@@ -164,12 +191,11 @@ class RoslynExecution(CapturedExecution):
         if self._task.IsFaulted or self._task.IsCanceled:
             exc = self._task.Exception
             if exc is not None:
-                error = error_dict(net.ErrorInfo.FromDotNet(exc, self._file))
+                error = error_info(net.ErrorInfo.FromDotNet(exc, self._file))
             else:
-                error = {"Type": "System.OperationCanceledException", "Message": "The task was cancelled.",
-                         "Category": None, "StackTrace": None, "Line": None, "Column": None}
+                error = TaskErrorInfo("System.OperationCanceledException", "The task was cancelled.")
         else:
-            output = load_json(net.OutputConverter.TaskResultToJson(self._task, self._depth, self._max_bytes),
+            output = load_json(net.OutputConverter.TaskResultToJson(self._task, limits.max_depth, limits.max_bytes),
                                notes, "values")
         notes.extend(dropped_notes(self._sink))
         records = drain(self._sink)
