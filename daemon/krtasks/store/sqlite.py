@@ -1,10 +1,6 @@
-"""Durable task storage: the :class:`TaskStore` interface and its SQLite implementation.
+"""The SQLite task store (the embedded default).
 
-The task service keeps its registry in memory and writes every change through a store, so a restart
-(clean or ``kill -9``) loses nothing that was acknowledged. A store is write-mostly: the service reads it
-once, at start (:meth:`TaskStore.load`).
-
-SQLite layout (``<state dir>/tasks.db``, WAL mode, ``synchronous=FULL`` so a commit survives power loss):
+Layout (``<state dir>/tasks.db``, WAL mode, ``synchronous=FULL`` so a commit survives power loss):
 
 - ``tasks``: one row per task; JSON text for Arguments, ExtraImports/ExtraRefs, Progress, Error and Output;
   times ISO 8601 UTC text (``2026-11-29T10:00:00.123456Z``, which sorts chronologically).
@@ -29,16 +25,13 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from .models import Language, TaskState
-from .records import iso, utc_now
-
-if TYPE_CHECKING:
-    from .service import TaskEntry
+from ..models import Language, Progress, StreamRecord, TaskData, TaskErrorInfo, TaskState
+from ..records import iso, utc_now
+from .base import StoredRecord, StoredTask, StoreError
 
 log = logging.getLogger("krtasks.store")
 
@@ -91,94 +84,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 """The schema version this KrTasks writes (``PRAGMA user_version``)."""
 
 
-class StoreError(Exception):
-    """The store cannot be used (unreadable, corrupt, newer schema, not a KrTasks store); the message says
-    why and what to do. The file has been left untouched."""
-
-
-@dataclass
-class StoredTask:
-    """A task as persisted: the durable fields of :class:`krtasks.service.TaskEntry`, same names.
-
-    Times are timezone-aware UTC; ``progress``/``error`` are the record's dict shapes; ``output`` is the
-    task's JSON value; ``records`` the stream records ``{Index, Stream, Message, Time}`` in index order
-    (filled by :meth:`TaskStore.load` only: :meth:`TaskStore.put` ignores them).
-    """
-
-    id: str
-    name: str
-    description: str
-    language: Language
-    code: str
-    arguments: dict[str, Any]
-    timeout_seconds: float | None
-    parent_id: str
-    extra_imports: list[str]
-    extra_refs: list[str]
-    created_at: datetime
-    seq: int
-    state: TaskState
-    started_at: datetime | None
-    completed_at: datetime | None
-    progress: dict[str, Any]
-    error: dict[str, Any] | None
-    output: Any
-    records: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, task: TaskEntry) -> StoredTask:
-        """Snapshot a live task (copies what the service mutates in place; O(1), no serialisation)."""
-        return cls(
-            id=task.id, name=task.name, description=task.description, language=task.language, code=task.code,
-            arguments=task.arguments, timeout_seconds=task.timeout_seconds, parent_id=task.parent_id,
-            extra_imports=task.extra_imports, extra_refs=task.extra_refs, created_at=task.created_at,
-            seq=task.seq, state=task.state, started_at=task.started_at, completed_at=task.completed_at,
-            progress=dict(task.progress), error=task.error, output=task.output,
-        )
-
-    def entry_fields(self) -> dict[str, Any]:
-        """Keyword arguments for ``TaskEntry(...)`` (every field, records included)."""
-        return {name: getattr(self, name) for name in _FIELD_NAMES}
-
-
-_FIELD_NAMES = tuple(f.name for f in fields(StoredTask))
-
-
-StoredRecord = tuple[str, int, str, str, str]
-"""A stream record to store: ``(task_id, index, stream, message, time_iso_utc)``."""
-
-
-class TaskStore(Protocol):
-    """Where the task service persists tasks. Implementations must apply writes in call order (a write
-    issued after another is never committed before it) so a caller can fire several and await the last.
-
-    Write methods take effect in order from the moment they are called and return an awaitable that
-    completes once the write is durable (raising the backend's error if it failed). They must be called
-    from the event loop thread.
-    """
-
-    async def load(self) -> list[StoredTask]:
-        """Every stored task with its records, in creation order (``seq``)."""
-        ...
-
-    def put(self, tasks: Sequence[StoredTask]) -> Awaitable[None]:
-        """Insert or replace these tasks' rows (not their records)."""
-        ...
-
-    def add_records(self, records: Sequence[StoredRecord]) -> Awaitable[None]:
-        """Append stream records; records of tasks no longer stored are dropped; a repeated
-        ``(task_id, index)`` is ignored."""
-        ...
-
-    def delete(self, task_ids: Sequence[str]) -> Awaitable[None]:
-        """Remove these tasks and their records (ids compare case-insensitively; unknown ids are ignored)."""
-        ...
-
-    async def close(self) -> None:
-        """Finish the queued writes and release the store; idempotent."""
-        ...
-
-
 # ---------------------------------------------------------------------------------------------- SQLite
 
 
@@ -209,11 +114,11 @@ def _required_time(text: str) -> datetime:
     return value
 
 
-def _row(t: StoredTask) -> tuple[Any, ...]:
+def _row(t: TaskData) -> tuple[Any, ...]:
     return (t.id, t.seq, t.name, t.description, t.language.value, t.code, _dumps(t.arguments), t.timeout_seconds,
             t.parent_id, _dumps(t.extra_imports), _dumps(t.extra_refs), t.state.value, iso(t.created_at),
-            iso(t.started_at), iso(t.completed_at), _dumps(t.progress),
-            None if t.error is None else _dumps(t.error), _dumps(t.output))
+            iso(t.started_at), iso(t.completed_at), _dumps(t.progress.to_json()),
+            None if t.error is None else _dumps(t.error.to_json()), _dumps(t.output))
 
 
 _COLUMNS = ("id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, extra_imports, "
@@ -276,7 +181,7 @@ class _Job:
 
 
 class SqliteTaskStore:
-    """:class:`TaskStore` in one SQLite file. Construct with :func:`open_store` (or directly).
+    """:class:`~krtasks.store.base.TaskStore` in one SQLite file. Construct with :func:`open_store` (or directly).
 
     ``path``: the database file (created with its directory's permissions; 0600 for a new file).
     ``reset``: move an existing file aside first (see :func:`move_aside`) and start empty.
@@ -452,15 +357,16 @@ class SqliteTaskStore:
         tasks: list[StoredTask] = []
         by_id: dict[str, StoredTask] = {}
         for r in conn.execute(f"SELECT {_COLUMNS} FROM tasks ORDER BY seq"):
-            t = StoredTask(
+            error = _loads(r[16])
+            t = StoredTask(TaskData(
                 id=r[0], seq=r[1], name=r[2], description=r[3], language=Language(r[4]), code=r[5],
                 arguments=_loads(r[6]), timeout_seconds=r[7], parent_id=r[8], extra_imports=_loads(r[9]),
                 extra_refs=_loads(r[10]), state=TaskState(r[11]), created_at=_required_time(r[12]),
-                started_at=_time(r[13]), completed_at=_time(r[14]), progress=_loads(r[15]),
-                error=_loads(r[16]), output=_loads(r[17]),
-            )
+                started_at=_time(r[13]), completed_at=_time(r[14]), progress=Progress.from_json(_loads(r[15])),
+                error=None if error is None else TaskErrorInfo.from_json(error), output=_loads(r[17]),
+            ))
             tasks.append(t)
-            by_id[t.id.lower()] = t
+            by_id[t.data.id.lower()] = t
         current: StoredTask | None = None
         current_id = None
         for task_id, idx, stream, message, when in conn.execute(
@@ -470,10 +376,10 @@ class SqliteTaskStore:
                 current_id = task_id
                 current = by_id.get(task_id.lower())
             if current is not None:
-                current.records.append({"Index": idx, "Stream": stream, "Message": message, "Time": when})
+                current.records.append(StreamRecord(idx, stream, message, when))
         return tasks
 
-    def put(self, tasks: Sequence[StoredTask]) -> Awaitable[None]:
+    def put(self, tasks: Sequence[TaskData]) -> Awaitable[None]:
         """Insert or replace the rows of ``tasks`` (one transaction; JSON encoding happens on the store thread)."""
         snapshot = list(tasks)
 
@@ -483,7 +389,7 @@ class SqliteTaskStore:
         return self._async(job)
 
     def add_records(self, records: Sequence[StoredRecord]) -> Awaitable[None]:
-        """Append stream records in one transaction (see :meth:`TaskStore.add_records`)."""
+        """Append stream records in one transaction (see :meth:`~krtasks.store.base.TaskStore.add_records`)."""
         batch = list(records)
 
         def job(conn: sqlite3.Connection) -> None:
@@ -534,5 +440,4 @@ def open_store(state_dir: Path, reset: bool = False) -> SqliteTaskStore:
     return SqliteTaskStore(Path(state_dir) / STORE_FILE, reset=reset)
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STORE_FILE", "SqliteTaskStore", "StoreError", "StoredRecord",
-           "StoredTask", "TaskStore", "migrate", "move_aside", "open_store"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STORE_FILE", "SqliteTaskStore", "migrate", "move_aside", "open_store"]
