@@ -8,6 +8,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .core.entry import TaskEntry
+from .core.observers import TaskObserver
+from .core.states import StateChange
 from .models import TaskState
 
 
@@ -49,3 +52,25 @@ class Metrics:
         self.compilations = Counter("krtasks_compilations", "C#/VB compilations (compile cache misses).",
                                     ["language"], registry=self.registry)
         self.registry.register(_StateCollector(by_state, queue_length))
+
+
+class MetricsObserver(TaskObserver):
+    """Counts finished runs with their duration, and abandoned runs, as the tasks change."""
+
+    name = "metrics"
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def changed(self, task: TaskEntry, change: StateChange) -> None:
+        """A run that ended: count it by final state and observe StartedAt → CompletedAt."""
+        if not change.ended_run:
+            return
+        d = task.data
+        self._metrics.runs.labels(d.language.value, change.new.value).inc()
+        if d.started_at is not None and d.completed_at is not None:
+            self._metrics.durations.labels(d.language.value).observe((d.completed_at - d.started_at).total_seconds())
+
+    def abandoned(self, task: TaskEntry) -> None:
+        """Count the abandoned run."""
+        self._metrics.abandoned.inc()

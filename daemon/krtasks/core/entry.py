@@ -1,0 +1,74 @@
+"""One task in the registry: its durable data plus what only a live daemon has (children, records, the
+engine's prepared handle, the current run, the "finished" event)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from ..engines.base import Execution, Prepared
+from ..models import StopReason, StreamRecord, TaskData, TaskRecordJson, TaskState
+from ..records import iso, timespan
+
+
+@dataclass(slots=True)
+class Run:
+    """The live part of a run (set while the task is Running or Stopping): the engine's execution once it
+    has started, why a stop was asked for, and when (monotonic seconds) the grace period ends."""
+
+    execution: Execution | None = None
+    stop_reason: StopReason | None = None
+    stop_deadline: float | None = None
+
+
+@dataclass(eq=False, slots=True)
+class TaskEntry:
+    """A task as the core keeps it (mutable, identity-compared; the API sees :meth:`record`).
+
+    ``data`` is the durable part. ``children`` are child ids in creation order; ``records`` the stream
+    records in index order; ``prepared`` the engine's handle until the task can no longer run; ``run``
+    the current run; ``done`` is set once a finished state is durable and announced; ``saved`` is the
+    task's last store write (done once durable), kept by the journal.
+    """
+
+    data: TaskData
+    children: list[str] = field(default_factory=list)
+    records: list[StreamRecord] = field(default_factory=list)
+    prepared: Prepared | None = None
+    run: Run | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    saved: asyncio.Future[None] | None = None
+
+    @property
+    def id(self) -> str:
+        """The task's id as it was given (compare with :func:`krtasks.core.registry.key`)."""
+        return self.data.id
+
+    @property
+    def state(self) -> TaskState:
+        """The task's current state."""
+        return self.data.state
+
+    def record(self) -> TaskRecordJson:
+        """The task as the API shows it (PascalCase, JSON-ready; times ISO 8601 UTC)."""
+        d = self.data
+        duration = None
+        if d.started_at is not None and d.completed_at is not None:
+            duration = timespan(d.completed_at - d.started_at)
+        return {
+            "Id": d.id,
+            "Name": d.name,
+            "Description": d.description,
+            "Language": d.language,
+            "State": d.state,
+            "StateText": d.state,
+            "CreatedAt": iso(d.created_at) or "",
+            "StartedAt": iso(d.started_at),
+            "CompletedAt": iso(d.completed_at),
+            "Duration": duration,
+            "Progress": d.progress.to_json(),
+            "ParentId": d.parent_id,
+            "ChildrenId": list(self.children),
+            "TimeoutSeconds": d.timeout_seconds,
+            "Error": None if d.error is None else d.error.to_json(),
+        }

@@ -1,0 +1,287 @@
+"""The task service: the facade the HTTP layer (and tests) drive. Public methods only; the rules live in
+the units it composes (see docs/engine.md, "Architecture").
+
+Everything here runs on the asyncio event loop; engines do their .NET work elsewhere. Public methods raise
+:class:`~krtasks.errors.TaskError` subclasses for bad requests (refusals are one type,
+:class:`~krtasks.errors.TaskConflictError`) and never raise for what task code does: that ends up in the
+task's State and Error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+
+from ..engines.base import Engine
+from ..errors import TaskConflictError, TaskValidationError
+from ..metrics import Metrics, MetricsObserver
+from ..models import (
+    Language,
+    ServiceConfig,
+    StreamPageJson,
+    TaskRecordJson,
+    TaskResultJson,
+    TaskSpec,
+)
+from ..records import iso, utc_now
+from ..store import TaskStore
+from . import retention
+from .commands import Commands
+from .engineset import EngineSet
+from .hub import Event, EventHub
+from .journal import open_journal
+from .lifecycle import Lifecycle
+from .observers import Observers
+from .operations import TaskOperations
+from .registry import Registry
+from .restore import restore
+from .supervisor import RunSupervisor
+from .validation import parse_language, parse_state
+
+log = logging.getLogger("krtasks.core")
+
+STREAM_PAGE = 1000
+"""Most stream records one :meth:`TaskService.streams` call returns."""
+
+
+class TaskService:
+    """Creates, runs, watches, cancels and removes tasks. Call :meth:`open` before use, :meth:`close` after.
+
+    ``engines``: one engine per language (None: :meth:`open` loads .NET and the thread-isolation engines).
+    ``clock`` gives UTC "now" for timestamps and retention; ``monotonic`` the seconds that timeouts and grace
+    periods are measured in. ``store`` (None keeps tasks in memory only): tasks are restored from it by
+    :meth:`open`, and creation, every state change, rename and removal are durable in it before the method
+    returns (the store's error propagates if the write fails); the caller closes it after :meth:`close`.
+    Retention (``config.retention_seconds``/``max_finished``) is swept every
+    :data:`~krtasks.core.retention.SWEEP_INTERVAL_SECONDS` and on :meth:`sweep`.
+    """
+
+    def __init__(self, config: ServiceConfig | None = None, *, engines: Mapping[Language, Engine] | None = None,
+                 clock: Callable[[], datetime] = utc_now, monotonic: Callable[[], float] = time.monotonic,
+                 store: TaskStore | None = None) -> None:
+        self.config = config or ServiceConfig()
+        self._clock = clock
+        self._given_engines = engines
+        self._store = store
+        self._registry = Registry()
+        self._journal = open_journal(store)
+        self._hub = EventHub(self._journal)
+        self.metrics = Metrics(self._registry.count_by_state, lambda: len(self._supervisor.slots))
+        self._life = Lifecycle(Observers([self._journal, MetricsObserver(self.metrics), self._hub]), clock)
+        self.engines = EngineSet(lambda language: self.metrics.compilations.labels(language.value).inc())
+        self._supervisor = RunSupervisor(self.engines, self._life, self.config, monotonic)
+        self._ops = TaskOperations(self.config, self._registry, self.engines, self._life, self._supervisor,
+                                   self._journal, clock)
+        self._commands = Commands()
+        self._closing = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def open(self) -> None:
+        """Install the engines (loading .NET unless they were given), restore the store's tasks, then let the
+        engines warm up and start the retention sweep; idempotent.
+
+        Raises:
+            krtasks.runtime.RuntimeNotAvailableError: the bundle or .NET is missing.
+            Exception: the store's error when it cannot be read.
+        """
+        if self.engines.installed:
+            return
+        if self._given_engines is None:
+            from ..engines.threaded import open_thread_engines
+
+            self._given_engines = await open_thread_engines(self.config)
+        self.engines.install(self._given_engines)
+        if self._store is not None:
+            # Before the warm-up, so the load does not compete with its JIT threads for the CPU.
+            await restore(self._store, self._registry, self.engines, self._clock)
+        self.engines.warm_up()
+        self._sweeper = asyncio.get_running_loop().create_task(retention.sweep_forever(self.sweep),
+                                                               name="krtasks-retention")
+
+    async def shutdown(self, grace_seconds: float | None = None) -> None:
+        """The daemon is stopping: cancel every queued or running task and wait up to ``grace_seconds``
+        (default: the stop grace) + 1 s for them to end, so event streams and waiters see the end; then end
+        the event streams and long polls still open. Commands keep working until :meth:`close`."""
+        grace = self.config.stop_grace_seconds if grace_seconds is None else grace_seconds
+        log.info("Cancelling running tasks (grace %.1f s)", grace)
+        await self._supervisor.stop_all(self._registry, grace)
+        self._closing.set()
+        self._hub.close()
+
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Finish the commands in flight, stop what still runs (as :meth:`shutdown`), then write what is
+        pending and close the engines."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self._commands.drain()
+        await self._supervisor.stop_all(self._registry, self.config.stop_grace_seconds if grace_seconds is None
+                                        else grace_seconds)
+        self._closing.set()
+        self._hub.close()
+        await self._journal.close()
+        await self.engines.close()
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, task_id: str) -> TaskRecordJson:
+        """The task's record. Raises :class:`TaskNotFoundError` (ids compare case-insensitively)."""
+        return self._registry.get(task_id).record()
+
+    def exists(self, task_id: str) -> bool:
+        """True when a task has this id."""
+        return self._registry.find(task_id) is not None
+
+    def list(self, *, state: str | None = None, language: str | None = None, name: str | None = None,
+             parent_id: str | None = None) -> list[TaskRecordJson]:
+        """Records, newest first. Filters: exact state and language (case-insensitive), ``name`` with
+        ``*``/``?`` wildcards (case-insensitive), ``parent_id`` ("" for root tasks).
+
+        Raises:
+            TaskValidationError: an unknown state or language.
+        """
+        tasks = self._registry.select(state=parse_state(state) if state else None,
+                                      language=parse_language(language) if language else None,
+                                      name=name, parent_id=parent_id)
+        return [t.record() for t in tasks]
+
+    @property
+    def queue_length(self) -> int:
+        """Tasks waiting in Queued for a free slot."""
+        return len(self._supervisor.slots)
+
+    @property
+    def running_count(self) -> int:
+        """Slots in use (Running and Stopping tasks)."""
+        return self._supervisor.slots.in_use
+
+    @property
+    def abandoned(self) -> int:
+        """Runs abandoned after the grace period."""
+        return self._supervisor.abandoned
+
+    def result(self, task_id: str) -> TaskResultJson:
+        """``{Id, CreatedAt, State, Output, Error}`` of a finished task (Output: PowerShell → list of output
+        objects; C#/VB → the returned value). CreatedAt tells a client which task of that id answered.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+            TaskConflictError: the task has not finished.
+        """
+        task = self._registry.get(task_id)
+        d = task.data
+        if not d.state.finished:
+            raise TaskConflictError(f"Task '{d.id}' is {d.state.value}; its result is available once it has finished.")
+        return {"Id": d.id, "CreatedAt": iso(d.created_at) or "", "State": d.state, "Output": d.output,
+                "Error": None if d.error is None else d.error.to_json()}
+
+    def streams(self, task_id: str, since: int = 0) -> StreamPageJson:
+        """Stream records from index ``since`` on, at most :data:`STREAM_PAGE` per call (ask again from
+        ``Next``). CreatedAt as in :meth:`result`.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+            TaskValidationError: ``since`` is negative.
+        """
+        if since < 0:
+            raise TaskValidationError("Since", "must be 0 or more")
+        task = self._registry.get(task_id)
+        page = task.records[since:since + STREAM_PAGE]
+        return {"Id": task.id, "CreatedAt": iso(task.data.created_at) or "", "Records": [r.to_json() for r in page],
+                "Next": since + len(page) if page else max(since, len(task.records))}
+
+    async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecordJson:
+        """The record as soon as the task has finished (durably), or the current record after ``timeout``
+        seconds (None: no limit) or when the daemon shuts down. The task keeps running either way.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+        """
+        task = self._registry.get(task_id)
+        if not task.done.is_set() and not self._closing.is_set():
+            waits = [asyncio.ensure_future(task.done.wait()), asyncio.ensure_future(self._closing.wait())]
+            try:
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+        return task.record()
+
+    def events(self, task_id: str) -> AsyncIterator[Event]:
+        """Live events of one task: ``("state", record)`` first, then ``("progress", {Id, Progress})``,
+        ``("stream", {Id, Index, Stream, Message, Time})`` and ``("state", record)`` as they happen; the
+        iterator ends after a finished state (or on removal or shutdown).
+
+        Raises:
+            TaskNotFoundError: unknown id.
+        """
+        return self._hub.subscribe(self._registry.get(task_id))
+
+    # ------------------------------------------------------------------ commands
+
+    async def create(self, spec: TaskSpec) -> TaskRecordJson:
+        """Register a task (NotStarted; started at once with ``auto_start``) and return its record. Its code
+        is parsed or compiled now, so a broken script is refused up front.
+
+        Raises:
+            TaskValidationError: a field is invalid (``field`` names it).
+            TaskConflictError: the id is taken.
+            CompileError: the code does not compile/parse; nothing is registered.
+        """
+        return await self._commands.run(self._ops.create(spec))
+
+    async def start(self, task_id: str) -> TaskRecordJson:
+        """Start a NotStarted task: Running, or Queued when all ``max_runspaces`` slots are busy.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+            TaskConflictError: the task is not NotStarted.
+        """
+        return await self._commands.run(self._ops.start(task_id))
+
+    async def cancel(self, task_id: str) -> TaskRecordJson:
+        """Cancel a task: NotStarted/Queued → Stopped at once; Running → Stopping → Stopped (its code killed or
+        abandoned after the grace period). Never blocks on the task's code; returns the record.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+            TaskConflictError: the task had already finished.
+        """
+        return await self._commands.run(self._ops.cancel(task_id))
+
+    async def remove(self, task_id: str, force: bool = False) -> builtins.list[str]:
+        """Remove a finished or NotStarted task and all its descendants; return the removed ids (root first).
+        With ``force``, Queued/Running/Stopping tasks of the subtree are cancelled first and removal happens
+        once they have finished.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+            TaskConflictError: the task or a descendant is Queued/Running/Stopping and ``force`` is false.
+        """
+        return await self._commands.run(self._ops.remove(task_id, force))
+
+    async def rename(self, task_id: str, name: str | None = None, description: str | None = None) -> TaskRecordJson:
+        """Set Name and/or Description; return the record.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+            TaskValidationError: neither given, or a blank value.
+        """
+        return await self._commands.run(self._ops.rename(task_id, name, description))
+
+    # ------------------------------------------------------------------ retention
+
+    async def sweep(self) -> int:
+        """Apply retention now (see :func:`krtasks.core.retention.sweep`); returns how many subtrees went."""
+        cfg = self.config
+        return await retention.sweep(self._registry, self._clock(), cfg.retention_seconds, cfg.max_finished,
+                                     self.remove)

@@ -1,0 +1,131 @@
+"""Checking a creation request: each rule once, each fault named by its API field."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import TaskValidationError
+from ..models import IDENTIFIER, RESERVED_ARGUMENTS, Language, TaskSpec, TaskState
+from .entry import TaskEntry
+from .registry import Registry
+
+MAX_ID_LENGTH = 128
+"""Longest task id (characters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValidSpec:
+    """A creation request that passed every check, normalised (the id chosen, the name defaulted)."""
+
+    id: str
+    language: Language
+    name: str
+    description: str
+    code: str
+    arguments: dict[str, Any]
+    timeout_seconds: float | None
+    parent: TaskEntry | None
+    extra_imports: list[str]
+    extra_refs: list[str]
+
+
+def new_id() -> str:
+    """A fresh task id: a random UUID as 32 lower-case hex digits (Kestrun's form)."""
+    return uuid.uuid4().hex
+
+
+def check_id(task_id: str) -> str:
+    """``task_id`` if it is a valid id: 1 to :data:`MAX_ID_LENGTH` characters, no control characters (spaces
+    and ``/ ? # % \\`` are fine; the API percent-encodes them).
+
+    Raises:
+        TaskValidationError: it is not.
+    """
+    if not 0 < len(task_id) <= MAX_ID_LENGTH or any(unicodedata.category(c) == "Cc" for c in task_id):
+        raise TaskValidationError("Id", f"must be 1-{MAX_ID_LENGTH} characters without control characters")
+    return task_id
+
+
+def parse_state(value: str, field: str = "State") -> TaskState:
+    """A state name, case-insensitive.
+
+    Raises:
+        TaskValidationError: not a state (``field`` named).
+    """
+    try:
+        return TaskState.parse(value)
+    except ValueError as exc:
+        raise TaskValidationError(field, str(exc)) from None
+
+
+def parse_language(value: str | Language, field: str = "Language") -> Language:
+    """A language name or alias.
+
+    Raises:
+        TaskValidationError: not a language (``field`` named).
+    """
+    if isinstance(value, Language):
+        return value
+    try:
+        return Language.parse(str(value))
+    except ValueError as exc:
+        raise TaskValidationError(field, str(exc)) from None
+
+
+def _check_arguments(arguments: Any) -> dict[str, Any]:
+    if not isinstance(arguments, dict):
+        raise TaskValidationError("Arguments", "must be an object of name → value")
+    seen: set[str] = set()
+    for name in arguments:
+        if not IDENTIFIER.match(name):
+            raise TaskValidationError("Arguments", f"'{name}' is not a valid variable name (letters, digits, _)")
+        if name.lower() in RESERVED_ARGUMENTS:
+            raise TaskValidationError("Arguments", f"'{name}' is reserved (the engine provides it)")
+        if name.lower() in seen:
+            raise TaskValidationError("Arguments", f"'{name}' is given twice (names are case-insensitive)")
+        seen.add(name.lower())
+    try:
+        json.dumps(arguments, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TaskValidationError("Arguments", f"must be JSON values: {exc}") from None
+    return dict(arguments)
+
+
+def validate(spec: TaskSpec, registry: Registry, default_timeout: float | None) -> ValidSpec:
+    """Check ``spec`` against the registry (parent exists) and normalise it. A blank or missing id gets a new
+    one; a missing name becomes "Task <id>"; empty code is a valid task that outputs nothing.
+
+    Raises:
+        TaskValidationError: a field is invalid (``field`` names it).
+    """
+    if not isinstance(spec.code, str):
+        raise TaskValidationError("Code", "must be a string")
+    task_id = new_id() if spec.id is None or not spec.id.strip() else check_id(spec.id)
+    if spec.name is not None and not spec.name.strip():
+        raise TaskValidationError("Name", "must not be blank")
+    if spec.timeout_seconds is not None and not spec.timeout_seconds > 0:
+        raise TaskValidationError("TimeoutSeconds", "must be greater than 0")
+    arguments = _check_arguments(spec.arguments)
+    for field_name, values in (("ExtraImports", spec.extra_imports), ("ExtraRefs", spec.extra_refs)):
+        if any(not isinstance(v, str) or not v.strip() for v in values):
+            raise TaskValidationError(field_name, "must be a list of non-empty strings")
+    language = parse_language(spec.language)
+    if language == Language.POWERSHELL and (spec.extra_imports or spec.extra_refs):
+        field_name = "ExtraImports" if spec.extra_imports else "ExtraRefs"
+        raise TaskValidationError(field_name, "applies to CSharp and VBNet code only (PowerShell: use "
+                                              "Import-Module, Add-Type or 'using' in the script)")
+    parent = None
+    if spec.parent_id:
+        parent = registry.find(spec.parent_id)
+        if parent is None:
+            raise TaskValidationError("ParentId", f"no task with id '{spec.parent_id}'")
+    return ValidSpec(
+        id=task_id, language=language, name=spec.name.strip() if spec.name else f"Task {task_id}",
+        description=spec.description or "", code=spec.code, arguments=arguments,
+        timeout_seconds=spec.timeout_seconds if spec.timeout_seconds is not None else default_timeout,
+        parent=parent, extra_imports=list(spec.extra_imports), extra_refs=list(spec.extra_refs),
+    )
