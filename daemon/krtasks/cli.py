@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__
-from .retention import parse_duration
+from .core.retention import parse_duration
 from .statedir import (
     CERT_FILE,
     StateDirError,

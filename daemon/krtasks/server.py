@@ -135,31 +135,20 @@ async def _serve(settings: ServeSettings, state_dir: Path, lock: InstanceLock, c
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
 
+    from .core.service import TaskService
     from .models import ServiceConfig
-    from .service import TaskService
 
-    log.info("Opening the task service (.NET, PowerShell, Roslyn)")
     service = TaskService(ServiceConfig(max_runspaces=settings.max_runspaces,
                                         stop_grace_seconds=settings.stop_grace_seconds,
                                         retention_seconds=settings.retention_seconds,
                                         max_finished=settings.max_finished), store=store)
-    await service.open()
-    closed = False
-
-    async def close_service(_app: web.Application) -> None:
-        nonlocal closed
-        if not closed:
-            closed = True
-            log.info("Cancelling running tasks (grace %.1f s)", settings.stop_grace_seconds)
-            await service.close(settings.stop_grace_seconds)
-
     app = create_app(service, token=token, tutorial_routes=settings.tutorial_routes,
-                     max_body_bytes=settings.max_body_bytes)
-    app.on_shutdown.append(close_service)
+                     max_body_bytes=settings.max_body_bytes, close_grace_seconds=settings.stop_grace_seconds)
     runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True,
                            access_log=logging.getLogger("krtasks.access"), access_log_format=ACCESS_LOG_FORMAT,
-                           # After the service closed, open requests (waits, event streams) end quickly.
+                           # The shutdown hook ends waits and event streams, so open requests end quickly.
                            shutdown_timeout=settings.stop_grace_seconds + 2.0)
+    log.info("Opening the task service (.NET, PowerShell, Roslyn)")
     await runner.setup()
     try:
         if stop.is_set():
@@ -187,8 +176,9 @@ async def _serve(settings: ServeSettings, state_dir: Path, lock: InstanceLock, c
         log.info("Stopping: no new connections")
         return 0
     finally:
-        await runner.cleanup()  # stops listening, closes the service (on_shutdown), ends open requests
-        await close_service(app)
+        # Stops listening, ends event streams and waits (on_shutdown), lets open requests finish, then closes
+        # the service: running tasks are cancelled with the grace period (cleanup context).
+        await runner.cleanup()
         remove_daemon_info(state_dir)
         log.info("Stopped")
         sys.stdout.flush()

@@ -1,7 +1,13 @@
-"""The aiohttp application: middlewares (problems, auth), API routes and, on request, the tutorial routes."""
+"""The aiohttp application: middlewares (problems, auth), API routes and, on request, the tutorial routes.
+
+The application owns the service's life: a cleanup context opens it at startup and closes it at cleanup;
+the shutdown hook first cancels what still runs (with the grace period, so that event streams and waiters
+see the tasks end) and then ends the event streams and long polls still open, so open requests finish.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -13,15 +19,17 @@ from .context import SERVICE
 from .middleware import problems_middleware
 
 if TYPE_CHECKING:
-    from ..service import TaskService
+    from ..core.service import TaskService
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Largest request body accepted (1 MiB); larger ones get 413."""
 
 
 def create_app(service: TaskService, *, token: str | None, tutorial_routes: bool = False,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> web.Application:
-    """Build the application around an opened ``service``.
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, close_grace_seconds: float | None = None,
+               ) -> web.Application:
+    """Build the application around ``service``, which it opens at startup and closes at cleanup (with
+    ``close_grace_seconds`` for running tasks; None: the service's stop grace).
 
     ``token``: the bearer token every route but ``/api/v1/health`` requires (None: no authentication,
     for loopback binds only; the caller enforces that). ``max_body_bytes`` bounds request bodies.
@@ -31,6 +39,17 @@ def create_app(service: TaskService, *, token: str | None, tutorial_routes: bool
         middlewares.append(bearer_auth_middleware(token))
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[SERVICE] = service
+
+    async def service_context(_app: web.Application) -> AsyncIterator[None]:
+        await service.open()
+        yield
+        await service.close(close_grace_seconds)
+
+    async def end_streams(_app: web.Application) -> None:
+        await service.shutdown(close_grace_seconds)
+
+    app.cleanup_ctx.append(service_context)
+    app.on_shutdown.append(end_streams)
     app.add_routes(routes_api.routes)
     if tutorial_routes:
         app.add_routes(routes_tutorial.routes)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from ..service import TaskService
+    from ..core.service import TaskService
 
 SERVICE: web.AppKey[TaskService] = web.AppKey("krtasks.service")
 """The :class:`~krtasks.service.TaskService` the routes drive."""

@@ -39,9 +39,9 @@ async def task_events(request: web.Request) -> web.StreamResponse:
     if request.headers.get("Last-Event-ID") is not None and TaskState(record["State"]) in FINISHED:
         return web.Response(status=204, headers={REQUEST_ID_HEADER: request_id_var.get()})
     counter = 0
+    iterator = service.events(task_id)
     async with sse_response(request, ping_interval=PING_SECONDS,
                             headers={REQUEST_ID_HEADER: request_id_var.get()}) as resp:
-        iterator = service.events(task_id)
         try:
             async for kind, data in iterator:
                 counter += 1

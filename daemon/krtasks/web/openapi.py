@@ -1,92 +1,61 @@
-"""The OpenAPI 3.1 description of the REST API, kept by hand next to the routes.
+"""The OpenAPI 3.1 description of the REST API, next to the routes.
 
 A test compares its paths and methods with the registered routes and calls each one, so the document
-cannot drift from the code. Request-body schemas come from the pydantic models that validate them.
+cannot drift from the code. Request-body schemas come from the pydantic models that validate them, and
+response schemas from the typed model's TypedDicts (:mod:`krtasks.models`), so field names and enums are
+the code's own.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 from typing import Any
 
+from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
+
 from .. import __version__
-from ..models import Language, TaskState
+from ..models import (
+    ProgressEventJson,
+    StreamEventJson,
+    StreamPageJson,
+    TaskRecordJson,
+    TaskResultJson,
+    TaskState,
+)
 from .inputs import CreateTaskBody, RenameTaskBody
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_TIME = {"type": ["string", "null"], "format": "date-time", "description": "UTC, ISO 8601, ending in Z."}
+_TYPED: dict[str, Any] = {
+    "TaskRecord": TaskRecordJson, "TaskResult": TaskResultJson, "StreamRecords": StreamPageJson,
+    "ProgressEvent": ProgressEventJson, "StreamEvent": StreamEventJson,
+}
+"""Schemas generated from the typed model (:mod:`krtasks.models`), under these names."""
+
+
+def _typed_schemas() -> dict[str, Any]:
+    """The JSON schemas of the record types, with nested types as components of their own (named without
+    the ``Json`` suffix of their TypedDicts)."""
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        (name, "serialization", TypeAdapter(t)) for name, t in _TYPED.items()]
+    keys, defs = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
+    text = json.dumps(defs["$defs"])
+    names = {name.removesuffix("Json") for name in defs["$defs"]}
+    for name in names:
+        text = text.replace(f'"#/components/schemas/{name}Json"', f'"#/components/schemas/{name}"')
+    schemas: dict[str, Any] = {k.removesuffix("Json"): v for k, v in json.loads(text).items()}
+    for (name, _mode), ref in keys.items():
+        target = ref["$ref"].rsplit("/", 1)[1].removesuffix("Json")
+        if target != name:
+            schemas[name] = schemas.pop(target)
+    return schemas
+
 
 _SCHEMAS: dict[str, Any] = {
-    "Progress": {
-        "type": "object",
-        "properties": {
-            "PercentComplete": {"type": "integer", "minimum": 0, "maximum": 100},
-            "StatusMessage": {"type": "string"},
-            "Activity": _NULLABLE_STRING,
-            "CurrentOperation": _NULLABLE_STRING,
-            "SecondsRemaining": {"type": ["integer", "null"]},
-        },
-        "required": ["PercentComplete", "StatusMessage"],
-    },
-    "TaskErrorInfo": {
-        "type": ["object", "null"],
-        "description": "Why a task failed (null unless it failed).",
-        "properties": {
-            "Type": {"type": "string"}, "Message": {"type": "string"}, "Category": _NULLABLE_STRING,
-            "StackTrace": _NULLABLE_STRING, "Line": {"type": ["integer", "null"]},
-            "Column": {"type": ["integer", "null"]},
-        },
-    },
-    "TaskRecord": {
-        "type": "object",
-        "properties": {
-            "Id": {"type": "string"},
-            "Name": {"type": "string"},
-            "Description": {"type": "string"},
-            "Language": {"type": "string", "enum": [lang.value for lang in Language]},
-            "State": {"type": "string", "enum": [s.value for s in TaskState]},
-            "StateText": {"type": "string", "enum": [s.value for s in TaskState]},
-            "CreatedAt": _TIME, "StartedAt": _TIME, "CompletedAt": _TIME,
-            "Duration": {"type": ["string", "null"], "description": "CompletedAt - StartedAt as hh:mm:ss.fffffff."},
-            "Progress": {"$ref": "#/components/schemas/Progress"},
-            "ParentId": {"type": "string", "description": "Empty for a root task."},
-            "ChildrenId": {"type": "array", "items": {"type": "string"}},
-            "TimeoutSeconds": {"type": ["number", "null"]},
-            "Error": {"$ref": "#/components/schemas/TaskErrorInfo"},
-        },
-        "required": ["Id", "Name", "Language", "State", "StateText", "Progress", "ParentId", "ChildrenId"],
-    },
-    "TaskResult": {
-        "type": "object",
-        "properties": {
-            "Id": {"type": "string"},
-            "CreatedAt": {"type": "string", "format": "date-time",
-                          "description": "When this task was created: tells tasks apart that reuse an id."},
-            "State": {"type": "string"},
-            "Output": {"description": "PowerShell: the array of output objects; C#/VB: the returned value."},
-            "Error": {"$ref": "#/components/schemas/TaskErrorInfo"},
-        },
-        "required": ["Id", "CreatedAt", "State", "Output", "Error"],
-    },
-    "StreamRecords": {
-        "type": "object",
-        "properties": {
-            "Id": {"type": "string"},
-            "CreatedAt": {"type": "string", "format": "date-time",
-                          "description": "When this task was created: tells tasks apart that reuse an id."},
-            "Records": {"type": "array", "items": {
-                "type": "object",
-                "properties": {"Index": {"type": "integer"}, "Stream": {"type": "string"},
-                               "Message": {"type": "string"}, "Time": {"type": "string", "format": "date-time"}},
-            }},
-            "Next": {"type": "integer", "description": "Pass as Since to get only newer records."},
-        },
-        "required": ["Id", "CreatedAt", "Records", "Next"],
-    },
     "Health": {
         "type": "object",
         "properties": {"Status": {"type": "string"}, "Version": {"type": "string"}},
@@ -231,7 +200,7 @@ def _build() -> dict[str, Any]:
             "responses": {"200": _ok("Metrics", {"type": "string"}, media="text/plain"), **_problems(401)},
         }},
     }
-    schemas = copy.deepcopy(_SCHEMAS)
+    schemas = {**_typed_schemas(), **copy.deepcopy(_SCHEMAS)}
     schemas["CreateTask"] = CreateTaskBody.model_json_schema(by_alias=True)
     schemas["RenameTask"] = RenameTaskBody.model_json_schema(by_alias=True)
     return {

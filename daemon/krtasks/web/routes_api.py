@@ -1,19 +1,17 @@
 """REST API v1 under ``/api/v1`` (records PascalCase, as the service returns them) and ``/metrics``.
 
-Mutating calls are shielded from cancellation: once the service accepted a create/start/cancel/remove,
-a client hanging up mid-request does not interrupt it half-way. .NET work happens on the service's
-executor threads; handlers only await it.
+The service runs mutating commands to their end even when a client hangs up mid-request; handlers only
+await them. Refusals and bad input arrive as :class:`~krtasks.errors.TaskError` and the problems
+middleware answers them.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
-from ..errors import TaskConflictError, TaskValidationError
+from ..errors import TaskValidationError
 from .context import SERVICE
 from .events import task_events
 from .inputs import CreateTaskBody, Query, RenameTaskBody, parse_body
@@ -54,7 +52,7 @@ async def create_task(request: web.Request) -> web.Response:
     """Create a task: 201 + record + ``Location``; 400 invalid field (also an unknown ParentId), 409 id taken,
     422 compile error (with ``diagnostics``)."""
     body = await parse_body(request, CreateTaskBody)
-    record = await asyncio.shield(request.app[SERVICE].create(body.to_spec()))
+    record = await request.app[SERVICE].create(body.to_spec())
     return json_response(record, status=201, headers={"Location": _task_url(record["Id"])})
 
 
@@ -85,8 +83,8 @@ async def rename_task(request: web.Request) -> web.Response:
     body = await parse_body(request, RenameTaskBody)
     if body.name is None and body.description is None:
         raise TaskValidationError("Name", "give Name, Description or both")
-    record = await asyncio.shield(request.app[SERVICE].rename(
-        request.match_info["id"], name=body.name, description=body.description))
+    record = await request.app[SERVICE].rename(request.match_info["id"], name=body.name,
+                                               description=body.description)
     return json_response(record)
 
 
@@ -94,36 +92,21 @@ async def rename_task(request: web.Request) -> web.Response:
 async def remove_task(request: web.Request) -> web.Response:
     """204 when removed (with its children); 409 while it or a descendant runs, unless ``Force=true``
     (which cancels, waits for the end, then removes)."""
-    task_id = request.match_info["id"]
     force = Query(request).get_bool("Force")
-    if not await asyncio.shield(request.app[SERVICE].remove(task_id, force=force)):
-        raise TaskConflictError(f"Task '{task_id}' or one of its children is still running; "
-                                "cancel it first or pass Force=true.")
+    await request.app[SERVICE].remove(request.match_info["id"], force=force)
     return web.Response(status=204)
 
 
 @routes.post(API + "/tasks/{id}/start")
 async def start_task(request: web.Request) -> web.Response:
     """202 + record (Running, or Queued when every slot is busy); 409 unless the task is NotStarted."""
-    service = request.app[SERVICE]
-    task_id = request.match_info["id"]
-    started = await asyncio.shield(service.start(task_id))
-    record = service.get(task_id)
-    if not started:
-        raise TaskConflictError(f"Task '{task_id}' is {record['State']}; only a NotStarted task can start.")
-    return json_response(record, status=202)
+    return json_response(await request.app[SERVICE].start(request.match_info["id"]), status=202)
 
 
 @routes.post(API + "/tasks/{id}/cancel")
 async def cancel_task(request: web.Request) -> web.Response:
     """202 + record once the cancel is issued (the task may still be Stopping); 409 if already finished."""
-    service = request.app[SERVICE]
-    task_id = request.match_info["id"]
-    cancelled = await asyncio.shield(service.cancel(task_id))
-    record = service.get(task_id)
-    if not cancelled:
-        raise TaskConflictError(f"Task '{task_id}' is already {record['State']}; there is nothing to cancel.")
-    return json_response(record, status=202)
+    return json_response(await request.app[SERVICE].cancel(request.match_info["id"]), status=202)
 
 
 @routes.get(API + "/tasks/{id}/result")

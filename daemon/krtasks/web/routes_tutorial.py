@@ -9,7 +9,6 @@ are case-insensitive, as in ASP.NET Core.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -75,7 +74,7 @@ async def create_ps(request: web.Request) -> web.Response:
     """Create (not start) the PowerShell loop for ``seconds`` (≤ 0 or missing → 2): ``{id, language}``."""
     seconds = _positive_int(request, "seconds", 2)
     spec = TaskSpec(code=PS_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds})
-    record = await asyncio.shield(request.app[SERVICE].create(spec))
+    record = await request.app[SERVICE].create(spec)
     return json_response({"id": record["Id"], "language": Language.POWERSHELL.value})
 
 
@@ -84,11 +83,11 @@ async def create_cs(request: web.Request) -> web.Response:
     """Create (not start) the C# task for ``ms`` milliseconds (≤ 0 or missing → 1500): ``{id, language}``."""
     total = _positive_int(request, "ms", 1500)
     spec = TaskSpec(code=CS_SCRIPT, language=Language.CSHARP, arguments={"total": total})
-    record = await asyncio.shield(request.app[SERVICE].create(spec))
+    record = await request.app[SERVICE].create(spec)
     return json_response({"id": record["Id"], "language": Language.CSHARP.value})
 
 
-async def _verb(request: web.Request, key: str, action: Callable[[str], Awaitable[bool]], ok: int,
+async def _verb(request: web.Request, key: str, action: Callable[[str], Awaitable[object]], ok: int,
                 refused: int) -> web.Response:
     """Shared shape of start/cancel/remove: ``{<key>: bool, id}`` with ``ok`` or ``refused`` (also for an
     unknown id); 400 ``{error}`` without an id."""
@@ -96,8 +95,9 @@ async def _verb(request: web.Request, key: str, action: Callable[[str], Awaitabl
     if task_id is None:
         return _missing_id()
     try:
-        done = await asyncio.shield(action(task_id))
-    except TaskNotFoundError:
+        await action(task_id)
+        done = True
+    except (TaskNotFoundError, TaskConflictError):
         done = False
     return json_response({key: done, "id": task_id}, status=ok if done else refused)
 
@@ -158,7 +158,7 @@ async def run_ps(request: web.Request) -> web.Response:
     seconds = _positive_int(request, "seconds", 1)
     spec = TaskSpec(code=PS_RUN_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds},
                     auto_start=True)
-    record = await asyncio.shield(request.app[SERVICE].create(spec))
+    record = await request.app[SERVICE].create(spec)
     return json_response({"id": record["Id"], "started": True}, status=202)
 
 
