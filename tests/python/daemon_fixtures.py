@@ -149,7 +149,7 @@ def wait_until_finished(session: requests.Session, base: str, task_id: str, time
 
 def sse_events(response: requests.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """Parse a text/event-stream response into ``(event, data)`` pairs (data as JSON), as they arrive."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for raw in response.iter_lines(decode_unicode=True):
         line = raw if isinstance(raw, str) else raw.decode()
         if line == "":

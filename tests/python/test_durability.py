@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,12 @@ import pytest
 import requests
 
 from daemon_fixtures import Daemon, start_daemon, wait_until_finished
-from krtasks.models import Language, ServiceConfig, TaskSpec, TaskState
+from krtasks.core.service import TaskService
+from krtasks.engines.roslyn import RoslynEngine
+from krtasks.engines.threaded import ThreadedEngine
+from krtasks.models import Language, Progress, ServiceConfig, TaskData, TaskSpec, TaskState
 from krtasks.runtime import RuntimeInfo
-from krtasks.service import TaskService
-from krtasks.store import SCHEMA_VERSION, STORE_FILE, SqliteTaskStore, StoredTask, open_store
+from krtasks.store import SCHEMA_VERSION, STORE_FILE, SqliteTaskStore, open_store
 
 FINISHED = ("Completed", "Failed", "Stopped")
 
@@ -302,16 +304,14 @@ def test_concurrent_api_load_while_streams_are_written_loses_no_record(tmp_path:
 # ---------------------------------------------------------------------------------------- 10 000 at start
 
 
-def _finished(i: int, now: datetime) -> StoredTask:
+def _finished(i: int, now: datetime) -> TaskData:
     at = now - timedelta(seconds=10_000 - i)
-    return StoredTask(
+    return TaskData(
         id=f"t{i:05d}", name=f"Task {i}", description="bulk", language=Language.POWERSHELL,
         code=f"Write-Warning 'w{i}'; {i}", arguments={"n": i}, timeout_seconds=None, parent_id="",
         extra_imports=[], extra_refs=[], created_at=at, seq=i + 1, state=TaskState.COMPLETED, started_at=at,
         completed_at=at + timedelta(milliseconds=20),
-        progress={"PercentComplete": 100, "StatusMessage": "Completed", "Activity": None, "CurrentOperation": None,
-                  "SecondsRemaining": None},
-        error=None, output=[i, {"Name": f"item {i}", "Values": list(range(10))}],
+        progress=Progress(100, "Completed"), error=None, output=[i, {"Name": f"item {i}", "Values": list(range(10))}],
     )
 
 
@@ -482,7 +482,9 @@ async def test_retention_by_age(runtime: RuntimeInfo, store: SqliteTaskStore) ->
     clock = Clock(datetime(2026, 1, 1, tzinfo=UTC))
     svc = await open_service(runtime, store, clock, retention_seconds=3600, max_finished=0, compile_cache_size=0)
     try:
-        cs = svc._engines[Language.CSHARP]
+        engine = svc.engines[Language.CSHARP]
+        assert isinstance(engine, ThreadedEngine) and isinstance(engine.sync, RoslynEngine)
+        cs = engine.sync
         for i in range(3):
             await svc.create(TaskSpec(code=f"return {i};", language=Language.CSHARP, id=f"old{i}", auto_start=True))
             await svc.wait(f"old{i}", 30)
@@ -515,7 +517,7 @@ async def test_retention_by_count_oldest_first(runtime: RuntimeInfo, store: Sqli
         await svc.create(TaskSpec(code="1", id="idle"))
         assert await svc.sweep() == 2
         assert sorted(t["Id"] for t in svc.list()) == ["f2", "f3", "f4", "idle", "running"]
-        assert {t.id for t in await store.load()} == {"f2", "f3", "f4", "idle", "running"}
+        assert {t.data.id for t in await store.load()} == {"f2", "f3", "f4", "idle", "running"}
         assert await svc.sweep() == 0
     finally:
         await svc.close()
@@ -561,16 +563,13 @@ async def test_restore_without_the_daemon(runtime: RuntimeInfo, store: SqliteTas
     now = datetime.now(UTC)
     base = _finished(0, now)
     await store.put([
-        StoredTask(**{**base.entry_fields(), "id": "vb-ok", "seq": 1, "state": TaskState.NOT_STARTED,
-                      "language": Language.VBNET, "code": "Return n + 1", "arguments": {"n": 1},
-                      "completed_at": None, "started_at": None, "output": None}),
-        StoredTask(**{**base.entry_fields(), "id": "vb-broken", "seq": 2, "state": TaskState.NOT_STARTED,
-                      "language": Language.VBNET, "code": "Return nope", "completed_at": None,
-                      "started_at": None, "output": None}),
-        StoredTask(**{**base.entry_fields(), "id": "ps-broken", "seq": 3, "state": TaskState.NOT_STARTED,
-                      "code": "if (", "completed_at": None, "started_at": None, "output": None}),
-        StoredTask(**{**base.entry_fields(), "id": "stopping", "seq": 4, "state": TaskState.STOPPING,
-                      "completed_at": None, "output": None}),
+        replace(base, id="vb-ok", seq=1, state=TaskState.NOT_STARTED, language=Language.VBNET,
+                code="Return n + 1", arguments={"n": 1}, completed_at=None, started_at=None, output=None),
+        replace(base, id="vb-broken", seq=2, state=TaskState.NOT_STARTED, language=Language.VBNET,
+                code="Return nope", completed_at=None, started_at=None, output=None),
+        replace(base, id="ps-broken", seq=3, state=TaskState.NOT_STARTED, code="if (", completed_at=None,
+                started_at=None, output=None),
+        replace(base, id="stopping", seq=4, state=TaskState.STOPPING, completed_at=None, output=None),
     ])
     svc = await open_service(runtime, store)
     try:
@@ -579,16 +578,17 @@ async def test_restore_without_the_daemon(runtime: RuntimeInfo, store: SqliteTas
         assert (await svc.wait("vb-ok", 30))["State"] == "Completed" and svc.result("vb-ok")["Output"] == 2
         for task_id, code in (("vb-broken", "BC30451"), ("ps-broken", "")):
             record = svc.get(task_id)
-            assert record["State"] == "Failed" and record["Error"]["Type"] == "CompileError", record
-            assert code in record["Error"]["Message"] and "no longer compiles" in record["Error"]["Message"]
-        record = svc.get("stopping")
-        assert record["Error"]["Type"] == "Interrupted" and "Stopping" in record["Error"]["Message"]
+            error = record["Error"]
+            assert record["State"] == "Failed" and error is not None and error["Type"] == "CompileError", record
+            assert code in error["Message"] and "no longer compiles" in error["Message"]
+        error = svc.get("stopping")["Error"]
+        assert error is not None and error["Type"] == "Interrupted" and "Stopping" in error["Message"]
         assert (await svc.wait("stopping", 1))["State"] == "Failed"  # finished tasks do not block waiters
         # The seq counter continues: a new task lists as the newest.
         await svc.create(TaskSpec(code="1", id="new"))
         assert svc.list()[0]["Id"] == "new"
     finally:
         await svc.close()
-    states = {t.id: t.state for t in await store.load()}
+    states = {t.data.id: t.data.state for t in await store.load()}
     assert states == {"vb-ok": TaskState.COMPLETED, "vb-broken": TaskState.FAILED, "ps-broken": TaskState.FAILED,
                       "stopping": TaskState.FAILED, "new": TaskState.NOT_STARTED}

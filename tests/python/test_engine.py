@@ -13,10 +13,12 @@ from typing import Any
 import psutil
 import pytest
 
+from krtasks.core.service import TaskService
+from krtasks.engines.roslyn import RoslynEngine
+from krtasks.engines.threaded import ThreadedEngine
 from krtasks.errors import CompileError, TaskConflictError, TaskNotFoundError, TaskValidationError
-from krtasks.models import Language, ServiceConfig, TaskSpec
+from krtasks.models import Language, ServiceConfig, TaskErrorJson, TaskRecordJson, TaskSpec
 from krtasks.runtime import RuntimeInfo
-from krtasks.service import TaskService
 
 PS, CS, VB = Language.POWERSHELL, Language.CSHARP, Language.VBNET
 
@@ -40,12 +42,26 @@ async def own_service(**config: Any) -> AsyncIterator[TaskService]:
         await service.close()
 
 
-async def run(svc: TaskService, code: str, language: Language = PS, timeout: float = 60, **kw: Any) -> dict[str, Any]:
+async def run(svc: TaskService, code: str, language: Language = PS, timeout: float = 60, **kw: Any) -> TaskRecordJson:
     """Create with AutoStart, wait for the end, return the record."""
     rec = await svc.create(TaskSpec(code=code, language=language, auto_start=True, **kw))
     done = await svc.wait(rec["Id"], timeout)
     assert done["State"] in ("Completed", "Failed", "Stopped"), done
     return done
+
+
+def error_of(record: TaskRecordJson) -> TaskErrorJson:
+    """The record's Error, which must be there."""
+    error = record["Error"]
+    assert error is not None, record
+    return error
+
+
+def roslyn(service: TaskService, language: Language) -> RoslynEngine:
+    """The in-process Roslyn engine of a thread-isolation service (its compile cache)."""
+    engine = service.engines[language]
+    assert isinstance(engine, ThreadedEngine) and isinstance(engine.sync, RoslynEngine)
+    return engine.sync
 
 
 async def wait_for(predicate: Any, timeout: float = 10) -> None:
@@ -67,14 +83,18 @@ async def test_record_fields_and_lifecycle(svc: TaskService) -> None:
     assert rec["ParentId"] == "" and rec["ChildrenId"] == [] and rec["Error"] is None
     assert rec["StartedAt"] is None and rec["Duration"] is None and rec["CreatedAt"].endswith("Z")
     assert await svc.start(rec["Id"].upper())  # ids match case-insensitively
-    assert not await svc.start(rec["Id"])  # a second start is refused, not an exception
+    with pytest.raises(TaskConflictError, match="only a NotStarted task can start"):
+        await svc.start(rec["Id"])  # a second start is refused
     done = await svc.wait(rec["Id"], 30)
     assert done["State"] == "Completed"
     assert done["Progress"] == {**done["Progress"], "PercentComplete": 100, "StatusMessage": "Completed"}
-    assert done["StartedAt"] <= done["CompletedAt"] and done["Duration"].startswith("00:00:")
+    started, completed, duration = done["StartedAt"], done["CompletedAt"], done["Duration"]
+    assert started is not None and completed is not None and duration is not None
+    assert started <= completed and duration.startswith("00:00:")
     assert svc.result(rec["Id"]) == {"Id": rec["Id"], "CreatedAt": rec["CreatedAt"], "State": "Completed",
                                      "Output": ["hi"], "Error": None}
-    assert not await svc.cancel(rec["Id"])  # finished → refused
+    with pytest.raises(TaskConflictError, match="nothing to cancel"):
+        await svc.cancel(rec["Id"])  # finished → refused
 
 
 async def test_unknown_id(svc: TaskService) -> None:
@@ -95,8 +115,8 @@ async def test_caller_id_is_unique_case_insensitively(svc: TaskService) -> None:
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        (TaskSpec(code=" "), "Code"),
-        (TaskSpec(code="1", id="a b"), "Id"),
+        (TaskSpec(code="1", id="a\tb"), "Id"),
+        (TaskSpec(code="1", id="x" * 129), "Id"),
         (TaskSpec(code="1", name="  "), "Name"),
         (TaskSpec(code="1", timeout_seconds=0), "TimeoutSeconds"),
         (TaskSpec(code="1", arguments={"1x": 1}), "Arguments"),
@@ -211,9 +231,9 @@ async def test_stream_limit_drops_and_says_so(runtime: RuntimeInfo) -> None:
 async def test_script_that_throws_fails_with_error(svc: TaskService) -> None:
     done = await run(svc, "'before'\n\nthrow 'it broke'")
     assert done["State"] == "Failed"
-    err = done["Error"]
+    err = error_of(done)
     assert err["Message"] == "it broke" and err["Line"] == 3 and err["Type"].endswith("RuntimeException")
-    assert "line 3" in err["StackTrace"]
+    assert err["StackTrace"] is not None and "line 3" in err["StackTrace"]
     assert done["Progress"]["StatusMessage"] == "Failed"
     assert svc.result(done["Id"])["Output"] == ["before"]  # partial output is kept
 
@@ -221,8 +241,8 @@ async def test_script_that_throws_fails_with_error(svc: TaskService) -> None:
 async def test_terminating_cmdlet_error(svc: TaskService) -> None:
     done = await run(svc, "Get-Item /definitely/not/here -ErrorAction Stop")
     assert done["State"] == "Failed"
-    assert done["Error"]["Category"] == "ObjectNotFound"
-    assert "ItemNotFoundException" in done["Error"]["Type"]
+    assert error_of(done)["Category"] == "ObjectNotFound"
+    assert "ItemNotFoundException" in error_of(done)["Type"]
 
 
 @pytest.mark.parametrize("code", [
@@ -237,7 +257,7 @@ async def test_prompting_task_fails_fast(svc: TaskService, code: str) -> None:
     done = await run(svc, code, timeout=20)
     assert done["State"] == "Failed", done
     assert time.monotonic() - started < 10
-    assert done["Error"]["Message"]
+    assert error_of(done)["Message"]
 
 
 async def test_parse_error_refuses_creation(svc: TaskService) -> None:
@@ -266,14 +286,15 @@ async def test_cancel_before_start(svc: TaskService) -> None:
     assert await svc.cancel(rec["Id"])
     done = svc.get(rec["Id"])
     assert done["State"] == "Stopped" and done["Progress"]["StatusMessage"] == "Cancelled before start"
-    assert not await svc.start(rec["Id"])
+    with pytest.raises(TaskConflictError):
+        await svc.start(rec["Id"])
 
 
 async def test_timeout_fails_with_timeout_exception(svc: TaskService) -> None:
     done = await run(svc, "Start-Sleep -Seconds 30", timeout_seconds=0.5)
     assert done["State"] == "Failed"
-    assert done["Error"]["Type"] == "TimeoutException"
-    assert "0.5 seconds" in done["Error"]["Message"]
+    assert error_of(done)["Type"] == "TimeoutException"
+    assert "0.5 seconds" in error_of(done)["Message"]
 
 
 async def test_deep_and_cyclic_output(svc: TaskService) -> None:
@@ -347,8 +368,8 @@ async def test_csharp_compile_error_refuses_creation(svc: TaskService) -> None:
 async def test_csharp_exception_fails_with_position(svc: TaskService) -> None:
     done = await run(svc, "var x = 1;\nthrow new InvalidOperationException(\"nope\");", CS)
     assert done["State"] == "Failed"
-    assert done["Error"]["Type"] == "System.InvalidOperationException"
-    assert done["Error"]["Message"] == "nope" and done["Error"]["Line"] == 2
+    assert error_of(done)["Type"] == "System.InvalidOperationException"
+    assert error_of(done)["Message"] == "nope" and error_of(done)["Line"] == 2
 
 
 async def test_csharp_cancel_with_token_is_prompt(svc: TaskService) -> None:
@@ -377,7 +398,7 @@ async def test_uncooperative_csharp_is_abandoned_after_grace(svc: TaskService) -
     assert svc.abandoned == before + 1
 
 
-async def _cancel_inside_call(svc: TaskService, call: str) -> tuple[dict[str, Any], float]:
+async def _cancel_inside_call(svc: TaskService, call: str) -> tuple[TaskRecordJson, float]:
     """Start ``call`` after a progress marker, cancel once the marker shows; return (record, seconds)."""
     rec = await svc.create(TaskSpec(code=f"$TaskProgress.StatusMessage = 'in call'; {call}; 'late'",
                                     auto_start=True))
@@ -448,7 +469,7 @@ async def test_csharp_cyclic_result(svc: TaskService) -> None:
 
 
 async def test_identical_code_is_compiled_once(svc: TaskService) -> None:
-    engine = svc._engines[CS]
+    engine = roslyn(svc, CS)
     code = "total + 1 /* compile-once */"
     before = engine.compilations
     first = await run(svc, code, CS, arguments={"total": 1})
@@ -486,7 +507,7 @@ async def test_distinct_csharp_scripts_do_not_grow_without_bound(runtime: Runtim
         await churn(50, 200)
         gc.collect()
         grown_mb = (proc.memory_info().rss - baseline) / 2**20
-        assert service._engines[CS].loaded_scripts <= 16
+        assert roslyn(service, CS).loaded_scripts <= 16
         # Regression: pythonnet's assembly-load handler kept every script assembly, so none was collected.
         grown_assemblies = loaded_assemblies_after_gc() - assemblies
         print(f"200 distinct C# scripts: RSS {grown_mb:+.1f} MiB, loaded assemblies {grown_assemblies:+d}")
@@ -514,7 +535,10 @@ async def test_queue_fifo_with_two_slots(runtime: RuntimeInfo) -> None:
         assert time.monotonic() - t0 < 1
         done = [await service.wait(i, 30) for i in ids[:3]]
         assert [d["State"] for d in done] == ["Completed"] * 3
-        assert done[2]["StartedAt"] >= min(done[0]["CompletedAt"], done[1]["CompletedAt"])
+        ended = [d["CompletedAt"] for d in done[:2]]
+        third_started = done[2]["StartedAt"]
+        assert third_started is not None and ended[0] is not None and ended[1] is not None
+        assert third_started >= min(ended[0], ended[1])
         assert service.get(ids[3])["StartedAt"] is None
 
 
@@ -535,8 +559,10 @@ async def test_parent_child_and_removal(svc: TaskService) -> None:
     assert svc.get(child["Id"])["ParentId"] == parent["Id"]
     assert [r["Id"] for r in svc.list(parent_id=child["Id"])] == [grandchild["Id"]]
     await svc.wait(parent["Id"], 30)
-    assert not await svc.remove(parent["Id"])  # a descendant is still running
-    assert not await svc.remove(child["Id"])  # running, not forced
+    with pytest.raises(TaskConflictError):
+        await svc.remove(parent["Id"])  # a descendant is still running
+    with pytest.raises(TaskConflictError):
+        await svc.remove(child["Id"])  # running, not forced
     assert await svc.remove(child["Id"], force=True)  # cancels, then removes with its child
     assert not svc.exists(child["Id"]) and not svc.exists(grandchild["Id"])
     assert svc.get(parent["Id"])["ChildrenId"] == []
@@ -612,7 +638,7 @@ async def test_service_default_timeout(runtime: RuntimeInfo) -> None:
         assert rec["TimeoutSeconds"] == 0.5
         assert await service.start(rec["Id"])
         done = await service.wait(rec["Id"], 10)
-        assert done["State"] == "Failed" and done["Error"]["Type"] == "TimeoutException"
+        assert done["State"] == "Failed" and error_of(done)["Type"] == "TimeoutException"
         own = await service.create(TaskSpec(code="'quick'", timeout_seconds=30, auto_start=True))
         assert (await service.wait(own["Id"], 10))["TimeoutSeconds"] == 30
 
@@ -623,12 +649,12 @@ async def test_finished_task_releases_its_script(runtime: RuntimeInfo) -> None:
         for i in range(6):
             await run(service, f"{i} + 1", CS)
         await asyncio.sleep(0.2)  # releases run on the compile pool
-        assert service._engines[CS].loaded_scripts <= 2
+        assert roslyn(service, CS).loaded_scripts <= 2
         waiting = await service.create(TaskSpec(code="40 + 2", language=CS))
         assert await service.cancel(waiting["Id"])  # cancelled before start: also released
         await asyncio.sleep(0.2)
-        assert service._engines[CS].loaded_scripts <= 2
+        assert roslyn(service, CS).loaded_scripts <= 2
         held = await service.create(TaskSpec(code='"held until removed"', language=CS))
-        assert service._engines[CS]._held  # a NotStarted task holds its script...
+        assert roslyn(service, CS).held_scripts  # a NotStarted task holds its script...
         assert await service.remove(held["Id"])
-        assert not service._engines[CS]._held  # ...until it is removed
+        assert not roslyn(service, CS).held_scripts  # ...until it is removed

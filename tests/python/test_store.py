@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from krtasks.models import Language, TaskState
+from krtasks.models import Language, Progress, StreamRecord, TaskData, TaskErrorInfo, TaskState
 from krtasks.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -32,7 +32,7 @@ from krtasks.store import (
 T0 = datetime(2026, 11, 29, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-def stored(task_id: str, seq: int = 1, state: TaskState = TaskState.COMPLETED, **kw: Any) -> StoredTask:
+def stored(task_id: str, seq: int = 1, state: TaskState = TaskState.COMPLETED, **kw: Any) -> TaskData:
     finished = state.finished
     values: dict[str, Any] = dict(
         id=task_id, name=f"Task {task_id}", description="", language=Language.POWERSHELL, code="'hi'",
@@ -40,12 +40,11 @@ def stored(task_id: str, seq: int = 1, state: TaskState = TaskState.COMPLETED, *
         created_at=T0 + timedelta(seconds=seq), seq=seq, state=state,
         started_at=T0 + timedelta(seconds=seq + 1) if state != TaskState.NOT_STARTED else None,
         completed_at=T0 + timedelta(seconds=seq + 2) if finished else None,
-        progress={"PercentComplete": 100 if finished else 0, "StatusMessage": state.value, "Activity": None,
-                  "CurrentOperation": None, "SecondsRemaining": None},
+        progress=Progress(100 if finished else 0, state.value),
         error=None, output=["hi"] if finished else None,
     )
     values.update(kw)
-    return StoredTask(**values)
+    return TaskData(**values)
 
 
 def sha(path: Path) -> str:
@@ -68,8 +67,7 @@ async def test_round_trip_keeps_every_field(store: SqliteTaskStore, tmp_path: Pa
         name="naïve ✓", description="multi\nline", arguments={"Name": "x", "N": 3, "F": 1.5, "L": [1, None],
                                                               "O": {"a": True}},
         timeout_seconds=2.5, parent_id="Parent", extra_imports=["System.Text"], extra_refs=["System.Xml"],
-        error={"Type": "System.Exception", "Message": "boom", "Category": None, "StackTrace": "at x",
-               "Line": 3, "Column": 9},
+        error=TaskErrorInfo("System.Exception", "boom", None, "at x", 3, 9),
         output={"deep": [{"k": "v" * 1000}], "n": 1e300, "neg": -0.5, "none": None},
     )
     plain = stored("plain", seq=8, state=TaskState.NOT_STARTED)
@@ -77,14 +75,15 @@ async def test_round_trip_keeps_every_field(store: SqliteTaskStore, tmp_path: Pa
     await store.add_records([("Full-1", 0, "Warning", "w ✓", "2026-11-29T10:00:01.0000000Z"),
                              ("FULL-1", 1, "Error", "e\nmultiline", "2026-11-29T10:00:02.0000000Z")])
     loaded = await store.load()
-    assert [t.id for t in loaded] == ["Full-1", "plain"]
+    assert [t.data.id for t in loaded] == ["Full-1", "plain"]
     expected_records = [
-        {"Index": 0, "Stream": "Warning", "Message": "w ✓", "Time": "2026-11-29T10:00:01.0000000Z"},
-        {"Index": 1, "Stream": "Error", "Message": "e\nmultiline", "Time": "2026-11-29T10:00:02.0000000Z"},
+        StreamRecord(0, "Warning", "w ✓", "2026-11-29T10:00:01.0000000Z"),
+        StreamRecord(1, "Error", "e\nmultiline", "2026-11-29T10:00:02.0000000Z"),
     ]
-    assert loaded[0] == StoredTask(**{**full.entry_fields(), "records": expected_records})
-    assert loaded[1] == plain
-    assert loaded[0].created_at.tzinfo is not None and loaded[0].completed_at == full.completed_at
+    assert loaded[0] == StoredTask(full, expected_records)
+    assert loaded[1] == StoredTask(plain)
+    created_at = loaded[0].data.created_at
+    assert created_at.tzinfo is not None and loaded[0].data.completed_at == full.completed_at
     # A second store instance on the same file sees the same (it is on disk, not cached).
     await store.close()
     again = open_store(tmp_path)
@@ -98,7 +97,7 @@ async def test_put_replaces_and_ids_compare_case_insensitively(store: SqliteTask
     await store.put([stored("Abc", state=TaskState.RUNNING)])
     await store.put([stored("Abc", state=TaskState.COMPLETED, name="renamed")])
     loaded = await store.load()
-    assert len(loaded) == 1 and loaded[0].state == TaskState.COMPLETED and loaded[0].name == "renamed"
+    assert len(loaded) == 1 and loaded[0].data.state == TaskState.COMPLETED and loaded[0].data.name == "renamed"
     await store.add_records([("aBC", 0, "Verbose", "v", "t")])
     await store.delete(["ABC"])
     assert await store.load() == []
@@ -110,7 +109,7 @@ async def test_records_of_unknown_tasks_are_dropped_and_repeats_ignored(store: S
     await store.add_records([("a", 0, "Warning", "first", "t"), ("ghost", 0, "Warning", "x", "t")])
     await store.add_records([("a", 0, "Warning", "again", "t"), ("a", 1, "Error", "second", "t")])
     (task,) = await store.load()
-    assert [(r["Index"], r["Message"]) for r in task.records] == [(0, "first"), (1, "second")]
+    assert [(r.index, r.message) for r in task.records] == [(0, "first"), (1, "second")]
     assert store.count() == (1, 2)
 
 
@@ -119,7 +118,7 @@ async def test_delete_removes_records_and_ignores_unknown_ids(store: SqliteTaskS
     await store.add_records([("a", i, "Information", str(i), "t") for i in range(100)]
                             + [("b", 0, "Information", "b", "t")])
     await store.delete(["a", "nope"])
-    assert [t.id for t in await store.load()] == ["b"]
+    assert [t.data.id for t in await store.load()] == ["b"]
     assert store.count() == (1, 1)
 
 
@@ -137,8 +136,8 @@ async def test_writes_apply_in_call_order_without_awaiting_each(store: SqliteTas
     await writes[-1]  # awaiting only the last write is enough: everything before it is committed
     assert all(w.done() for w in writes)  # type: ignore[attr-defined]
     (task,) = await store.load()
-    assert task.name == "last"
-    assert [r["Message"] for r in task.records] == [f"m{i}" for i in range(251, 300)]
+    assert task.data.name == "last"
+    assert [r.message for r in task.records] == [f"m{i}" for i in range(251, 300)]
 
 
 async def test_a_failing_write_fails_alone(store: SqliteTaskStore) -> None:
@@ -148,7 +147,7 @@ async def test_a_failing_write_fails_alone(store: SqliteTaskStore) -> None:
     await asyncio.gather(*good, *more)
     with pytest.raises(TypeError, match="not JSON serializable"):
         await bad
-    assert {t.id for t in await store.load()} == {f"t{i}" for i in range(50)} | {f"u{i}" for i in range(50)}
+    assert {t.data.id for t in await store.load()} == {f"t{i}" for i in range(50)} | {f"u{i}" for i in range(50)}
 
 
 async def test_concurrent_writers_are_group_committed(store: SqliteTaskStore) -> None:
@@ -167,7 +166,7 @@ async def test_a_cancelled_wait_does_not_stop_the_store(store: SqliteTaskStore) 
         p.cancel()  # type: ignore[attr-defined]
     await asyncio.gather(*pending[:100])
     await store.put([stored("after", seq=1000)])
-    ids = {t.id for t in await store.load()}
+    ids = {t.data.id for t in await store.load()}
     assert {f"c{i}" for i in range(100)} | {"after"} <= ids
 
 

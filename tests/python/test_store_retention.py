@@ -6,26 +6,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from krtasks.models import Language, TaskState
-from krtasks.retention import parse_duration, select_expired
-from krtasks.service import TaskEntry
+from krtasks.core.entry import TaskEntry
+from krtasks.core.registry import Registry
+from krtasks.core.retention import parse_duration, select_expired
+from krtasks.models import Language, TaskData, TaskState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def entry(task_id: str, seq: int, state: TaskState = TaskState.COMPLETED, completed: float | None = None,
           parent: str = "") -> TaskEntry:
-    return TaskEntry(id=task_id, name=task_id, description="", language=Language.POWERSHELL, code="1", arguments={},
-                     timeout_seconds=None, parent_id=parent, extra_imports=[], extra_refs=[], created_at=T0,
-                     seq=seq, state=state,
-                     completed_at=None if completed is None else T0 + timedelta(seconds=completed))
+    return TaskEntry(TaskData(id=task_id, name=task_id, description="", language=Language.POWERSHELL, code="1",
+                              arguments={}, timeout_seconds=None, parent_id=parent, extra_imports=[], extra_refs=[],
+                              created_at=T0, seq=seq, state=state,
+                              completed_at=None if completed is None else T0 + timedelta(seconds=completed)))
 
 
-def registry(*tasks: TaskEntry) -> dict[str, TaskEntry]:
-    reg = {t.id.lower(): t for t in tasks}
-    for t in tasks:
-        if t.parent_id:
-            reg[t.parent_id.lower()].children.append(t.id)
+def registry(*tasks: TaskEntry) -> Registry:
+    reg = Registry()
+    for t in tasks:  # parents before their children, as in creation order
+        reg.add(t)
     return reg
 
 
@@ -63,7 +63,8 @@ def test_subtrees_go_whole_and_only_when_all_of_them_finished() -> None:
                    entry("c2", 3, TaskState.RUNNING, parent="p"), entry("solo", 4, completed=1))
     # The parent has a running child: it stays; its finished child may go on its own.
     assert select_expired(reg, at(1000), 10, 0) == ["solo", "c1"]
-    reg["c2"].state, reg["c2"].completed_at = TaskState.COMPLETED, at(995)
+    c2 = reg.get("c2").data
+    c2.state, c2.completed_at = TaskState.COMPLETED, at(995)
     assert select_expired(reg, at(1000), 10, 0) == ["solo", "c1"]  # c2 is young, so p's subtree is not old
     assert select_expired(reg, at(1005), 10, 0) == ["p", "solo"]  # all old: the parent takes its children
     # By count, a subtree counts all its tasks: removing p (3 tasks) is enough to get from 4 to 1.
