@@ -5,7 +5,8 @@
     Build  : publishes the .NET bundle (PowerShell SDK 7.6.9, Roslyn 5.12.0, our helper library and
              PowerShell's built-in Modules), creates .venv with the daemon installed editable (test
              extras), and restores Pester. Each step is skipped when its inputs did not change.
-    Test   : Build, then ruff and mypy, pytest, and Pester. Exits non-zero if anything fails.
+    Test   : Build, then lint (ruff check, ruff format --check, mypy), pytest (the fast tier in
+             tests/python/unit and the integration suites), and Pester. Exits non-zero if anything fails.
     Serve  : Build, then `krtasks serve` (token auth) on -Port.
     Demo   : Build, then `krtasks demo`: the tutorial routes, no auth, https://127.0.0.1:<Port>.
     Bench  : Build, then the benchmarks in bench/.
@@ -122,9 +123,12 @@ function Invoke-Build {
 }
 
 function Invoke-Lint {
-    Write-Step 'ruff'
-    Invoke-Native $VenvPython @('-m', 'ruff', 'check', (Join-Path $Root 'daemon'), (Join-Path $Root 'tests/python'), (Join-Path $Root 'bench'))
-    Write-Step 'mypy'
+    $paths = @((Join-Path $Root 'daemon'), (Join-Path $Root 'tests/python'), (Join-Path $Root 'bench'))
+    Write-Step 'ruff check'
+    Invoke-Native $VenvPython (@('-m', 'ruff', 'check') + $paths)
+    Write-Step 'ruff format --check'
+    Invoke-Native $VenvPython (@('-m', 'ruff', 'format', '--check') + $paths)
+    Write-Step 'mypy (daemon and tests)'
     Invoke-Native $VenvPython @('-m', 'mypy', '--config-file', (Join-Path $Root 'pyproject.toml'))
 }
 
