@@ -68,15 +68,31 @@ class Daemon:
         cmd = [*serve_command()]
         if self.profile_html is not None:
             cmd += ["--profile", str(self.profile_html)]
-        cmd += ["serve", "--port", str(self.port), "--state-dir", str(self.state_dir),
-                "--max-runspaces", str(self.max_runspaces), "--log-level", "warning"]
+        cmd += [
+            "serve",
+            "--port",
+            str(self.port),
+            "--state-dir",
+            str(self.state_dir),
+            "--max-runspaces",
+            str(self.max_runspaces),
+            "--log-level",
+            "warning",
+        ]
         env = dict(os.environ)
         env.pop("KRTASKS_STATE_DIR", None)
         with open(self.log_path, "wb") as log:
             self.launched_at = time.perf_counter()
             # Own session: a Ctrl-C of the bench reaches us first, and stop() ends the daemon cleanly.
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=ROOT, env=env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+            )
 
     async def wait_healthy(self) -> float:
         """Poll /api/v1/health until it answers 200; return seconds since launch."""
@@ -129,8 +145,9 @@ class Daemon:
 class ApiClient:
     """The REST API calls the benchmarks make; subclasses supply the transport (:meth:`_call`)."""
 
-    async def _call(self, method: str, path: str, expect: int, json: Any = None,
-                    params: dict[str, str] | None = None) -> Any:
+    async def _call(
+        self, method: str, path: str, expect: int, json: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -159,8 +176,9 @@ class ApiClient:
 
     async def wait(self, task_id: str, timeout_s: float = 120) -> dict[str, Any]:
         """GET /tasks/{id}/wait?Timeout=s → the record once finished (or when the timeout passed)."""
-        record: dict[str, Any] = await self._call("GET", f"/tasks/{task_id}/wait", 200,
-                                                  params={"Timeout": f"{timeout_s:g}"})
+        record: dict[str, Any] = await self._call(
+            "GET", f"/tasks/{task_id}/wait", 200, params={"Timeout": f"{timeout_s:g}"}
+        )
         return record
 
     async def result(self, task_id: str) -> dict[str, Any]:
@@ -190,7 +208,8 @@ class Client(ApiClient):
     def __init__(self, daemon: Daemon, connections: int = 1) -> None:
         connector = aiohttp.TCPConnector(ssl=daemon.ssl_context(), limit=connections, keepalive_timeout=60)
         self._session = aiohttp.ClientSession(
-            base_url=daemon.base, connector=connector,
+            base_url=daemon.base,
+            connector=connector,
             headers={"Authorization": f"Bearer {daemon.token()}"},
             timeout=aiohttp.ClientTimeout(total=300),
         )
@@ -199,8 +218,9 @@ class Client(ApiClient):
         """Close the session and its connections."""
         await self._session.close()
 
-    async def _call(self, method: str, path: str, expect: int, json: Any = None,
-                    params: dict[str, str] | None = None) -> Any:
+    async def _call(
+        self, method: str, path: str, expect: int, json: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
         async with self._session.request(method, API + path, json=json, params=params) as resp:
             if resp.status != expect:
                 raise RuntimeError(f"{method} {path}: HTTP {resp.status}: {await resp.text()}")
@@ -216,16 +236,18 @@ class LeanClient(ApiClient):
     """
 
     def __init__(self, daemon: Daemon, timeout_s: float = 300) -> None:
-        self._conn = http.client.HTTPSConnection("127.0.0.1", daemon.port, context=daemon.ssl_context(),
-                                                 timeout=timeout_s)
+        self._conn = http.client.HTTPSConnection(
+            "127.0.0.1", daemon.port, context=daemon.ssl_context(), timeout=timeout_s
+        )
         self._headers = {"Authorization": f"Bearer {daemon.token()}", "Content-Type": "application/json"}
 
     async def close(self) -> None:
         """Close the connection."""
         self._conn.close()
 
-    async def _call(self, method: str, path: str, expect: int, json: Any = None,
-                    params: dict[str, str] | None = None) -> Any:
+    async def _call(
+        self, method: str, path: str, expect: int, json: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
         url = API + path + ("?" + urllib.parse.urlencode(params) if params else "")
         body = None if json is None else jsonlib.dumps(json)
         self._conn.request(method, url, body=body, headers=self._headers)

@@ -40,8 +40,9 @@ CS_CODE = "return 40 + 2;"
 PS_SLEEP = "Start-Sleep -Seconds 60"
 CS_DELAY = "await Task.Delay(60000, CancellationToken);"
 COUNT_ASSEMBLIES = "return AppDomain.CurrentDomain.GetAssemblies().Length;"
-COUNT_ASSEMBLIES_AFTER_GC = ("for (var i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }\n"
-                             + COUNT_ASSEMBLIES)
+COUNT_ASSEMBLIES_AFTER_GC = (
+    "for (var i = 0; i < 3; i++) { GC.Collect(); GC.WaitForPendingFinalizers(); }\n" + COUNT_ASSEMBLIES
+)
 """Assemblies loaded in the daemon: each compiled script is one, and should go once unloaded and collected."""
 COLD_START_TIMEOUT_S = 60.0
 """Longest wait for one request to a freshly started daemon; a daemon that hangs counts as a failed start."""
@@ -68,8 +69,16 @@ class Settings:
     @classmethod
     def quick(cls) -> Settings:
         """A smoke run (about a minute): too few samples for numbers worth citing."""
-        return cls(samples=10, warmup=3, startjob_samples=2, tasks=100, throughput_runs=1, distinct_scripts=50,
-                   cancel_samples=2, cold_starts=1)
+        return cls(
+            samples=10,
+            warmup=3,
+            startjob_samples=2,
+            tasks=100,
+            throughput_runs=1,
+            distinct_scripts=50,
+            cancel_samples=2,
+            cold_starts=1,
+        )
 
 
 @dataclass(frozen=True)
@@ -155,8 +164,11 @@ def _cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """Cores, memory, OS and the versions that shape the numbers."""
-    runtimes = [line.split(" [")[0] for line in _run_text(["dotnet", "--list-runtimes"]).splitlines()
-                if line.startswith("Microsoft.NETCore.App")]
+    runtimes = [
+        line.split(" [")[0]
+        for line in _run_text(["dotnet", "--list-runtimes"]).splitlines()
+        if line.startswith("Microsoft.NETCore.App")
+    ]
     from krtasks import __version__ as krtasks_version
 
     commit = _run_text(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
@@ -182,9 +194,23 @@ def machine_info() -> dict[str, Any]:
 def run_baselines(pwsh: list[str], s: Settings) -> dict[str, Any]:
     """Run bench/baselines.ps1 in a child pwsh; return its JSON (sample lists and throughputs)."""
     script = Path(__file__).resolve().parent / "baselines.ps1"
-    cmd = [*pwsh, "-NoProfile", "-NonInteractive", "-File", str(script),
-           "-RoundtripSamples", str(s.samples), "-StartJobSamples", str(s.startjob_samples),
-           "-Tasks", str(s.tasks), "-ThrottleLimit", str(s.concurrency), "-Repeats", str(s.throughput_runs)]
+    cmd = [
+        *pwsh,
+        "-NoProfile",
+        "-NonInteractive",
+        "-File",
+        str(script),
+        "-RoundtripSamples",
+        str(s.samples),
+        "-StartJobSamples",
+        str(s.startjob_samples),
+        "-Tasks",
+        str(s.tasks),
+        "-ThrottleLimit",
+        str(s.concurrency),
+        "-Repeats",
+        str(s.throughput_runs),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"baselines.ps1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -336,9 +362,15 @@ async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int)
     after = rss_mb(daemon.pid)
     # After the reading, since it forces a full GC: scripts that were unloaded must be gone by then.
     assemblies_after = (await client.roundtrip(CS, COUNT_ASSEMBLIES_AFTER_GC))["Output"]
-    return {"before_mb": round(before, 1), "after_mb": round(after, 1), "peak_mb": round(max(peak, after), 1),
-            "growth_mb": round(after - before, 1), "scripts_per_s": round(n / elapsed, 1),
-            "assemblies_before": assemblies_before, "assemblies_after_gc": assemblies_after}
+    return {
+        "before_mb": round(before, 1),
+        "after_mb": round(after, 1),
+        "peak_mb": round(max(peak, after), 1),
+        "growth_mb": round(after - before, 1),
+        "scripts_per_s": round(n / elapsed, 1),
+        "assemblies_before": assemblies_before,
+        "assemblies_after_gc": assemblies_after,
+    }
 
 
 async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -388,7 +420,8 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             await sample(s.warmup, lambda: timed_roundtrip(aclient, PS, "1", [1]))
             smp["ps_roundtrip_aiohttp_ms"] = await sample(s.samples, lambda: timed_roundtrip(aclient, PS, "1", [1]))
             smp["cs_cached_roundtrip_aiohttp_ms"] = await sample(
-                s.samples, lambda: timed_roundtrip(aclient, CS, CS_CODE, 42))
+                s.samples, lambda: timed_roundtrip(aclient, CS, CS_CODE, 42)
+            )
 
         # After the latency samples: 1 000 compiles leave background work (JIT, GC) for seconds.
         async with Client(daemon, connections=s.distinct_concurrency) as aclient:
@@ -425,8 +458,14 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
     res["cold_start_ms"] = median([x["first_task_ms"] for x in starts])
     res["cold_start_health_ms"] = median([x["health_ms"] for x in starts])
 
-    for key in ("cs_cached_roundtrip_ms", "cs_cached_autostart_ms", "ps_roundtrip_ms", "ps_roundtrip_autostart_ms",
-                "ps_roundtrip_aiohttp_ms", "cs_cached_roundtrip_aiohttp_ms"):
+    for key in (
+        "cs_cached_roundtrip_ms",
+        "cs_cached_autostart_ms",
+        "ps_roundtrip_ms",
+        "ps_roundtrip_autostart_ms",
+        "ps_roundtrip_aiohttp_ms",
+        "cs_cached_roundtrip_aiohttp_ms",
+    ):
         res[f"{key}_p50"] = median(smp[key])
         res[f"{key}_p90"] = p90(smp[key])
     res["cancel_ps_ms"] = median(smp["cancel_ps_ms"])
@@ -458,8 +497,10 @@ ROWS: list[tuple[str, str, str | None, str]] = [
 ]
 
 BASELINE_NAMES = {
-    "threadjob_roundtrip_ms_p50": "Start-ThreadJob", "startjob_roundtrip_ms_p50": "Start-Job",
-    "threadjob_throughput_per_s": "Start-ThreadJob", "foreach_parallel_throughput_per_s": "ForEach -Parallel",
+    "threadjob_roundtrip_ms_p50": "Start-ThreadJob",
+    "startjob_roundtrip_ms_p50": "Start-Job",
+    "threadjob_throughput_per_s": "Start-ThreadJob",
+    "foreach_parallel_throughput_per_s": "ForEach -Parallel",
 }
 
 
@@ -484,13 +525,16 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
             ratio = f"{better:.2f}x faster" if better >= 1 else f"{1 / better:.2f}x slower"
         target = targets.get(key) if not label.startswith("  ") else None
         met = None if target is None else target.met(results)
-        rows.append([
-            label, f"{_fmt(value)} {unit}".rstrip(),
-            f"{_fmt(base)} {unit} ({BASELINE_NAMES[base_key]})" if base_key else "",
-            ratio if base_key else "",
-            target.text if target else "",
-            "" if target is None else "n/a" if met is None else "met" if met else "MISSED",
-        ])
+        rows.append(
+            [
+                label,
+                f"{_fmt(value)} {unit}".rstrip(),
+                f"{_fmt(base)} {unit} ({BASELINE_NAMES[base_key]})" if base_key else "",
+                ratio if base_key else "",
+                target.text if target else "",
+                "" if target is None else "n/a" if met is None else "met" if met else "MISSED",
+            ]
+        )
     return rows
 
 
@@ -511,14 +555,19 @@ def markdown(results: dict[str, Any]) -> str:
     """The table and the machine as Markdown (for docs/benchmarks.md)."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     # Markdown drops leading spaces, so variant rows get a visible marker instead.
-    lines += ["| " + " | ".join([("↳ " + row[0][2:]) if row[0].startswith("  ") else row[0], *row[1:]]) + " |"
-              for row in table_rows(results)]
+    lines += [
+        "| " + " | ".join([("↳ " + row[0][2:]) if row[0].startswith("  ") else row[0], *row[1:]]) + " |"
+        for row in table_rows(results)
+    ]
     m = results.get("machine", {})
-    lines += ["", f"Machine: {m.get('cores_logical')} logical cores ({m.get('cpu_model')}), "
-              f"{m.get('memory_gib')} GiB, {m.get('os')}; Python {m.get('python')}, .NET SDK {m.get('dotnet_sdk')} "
-              f"({', '.join(m.get('dotnet_runtimes', []))}), PowerShell {m.get('powershell')}, "
-              f"KrTasks {m.get('krtasks')} at {m.get('git_commit')}; load average at start "
-              f"{m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}."]
+    lines += [
+        "",
+        f"Machine: {m.get('cores_logical')} logical cores ({m.get('cpu_model')}), "
+        f"{m.get('memory_gib')} GiB, {m.get('os')}; Python {m.get('python')}, .NET SDK {m.get('dotnet_sdk')} "
+        f"({', '.join(m.get('dotnet_runtimes', []))}), PowerShell {m.get('powershell')}, "
+        f"KrTasks {m.get('krtasks')} at {m.get('git_commit')}; load average at start "
+        f"{m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}.",
+    ]
     return "\n".join(lines)
 
 
@@ -528,12 +577,17 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run baselines and KrTasks, write the results file, print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pwsh", default="dotnet pwsh",
-                        help="command that runs pwsh for the baselines (default: %(default)s)")
+    parser.add_argument(
+        "--pwsh", default="dotnet pwsh", help="command that runs pwsh for the baselines (default: %(default)s)"
+    )
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke test, not numbers to cite")
     parser.add_argument("--skip-baselines", action="store_true", help="only KrTasks (no ratios)")
-    parser.add_argument("--profile", type=Path, metavar="HTML",
-                        help="run the measured daemon under pyinstrument and write its event-loop profile here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="HTML",
+        help="run the measured daemon under pyinstrument and write its event-loop profile here",
+    )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where the results JSON goes")
     parser.add_argument("--render", type=Path, metavar="JSON", help="print a results file as Markdown and exit")
     args = parser.parse_args(argv)
@@ -544,12 +598,18 @@ def main(argv: list[str] | None = None) -> int:
     s = Settings.quick() if args.quick else Settings()
     started = datetime.now(UTC)
     wall0 = time.perf_counter()
-    results: dict[str, Any] = {"started_at": started.isoformat(timespec="seconds"), "quick": args.quick,
-                               "settings": s.__dict__, "machine": machine_info()}
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "settings": s.__dict__,
+        "machine": machine_info(),
+    }
     samples: dict[str, Any] = {}
     if results["machine"]["load_average_at_start"][0] > 1.0:
-        log(f"note: load average {results['machine']['load_average_at_start']} — other work on this machine "
-            "will skew the numbers")
+        log(
+            f"note: load average {results['machine']['load_average_at_start']} — other work on this machine "
+            "will skew the numbers"
+        )
 
     if not args.skip_baselines:
         log("PowerShell baselines (Start-ThreadJob, Start-Job, ForEach-Object -Parallel)")
@@ -567,8 +627,10 @@ def main(argv: list[str] | None = None) -> int:
     results.update(kr)
     samples.update(kr_samples)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    results["targets"] = {t.key: {"target": t.text, "bound": t.bound(results), "value": results.get(t.key),
-                                  "met": t.met(results)} for t in TARGETS}
+    results["targets"] = {
+        t.key: {"target": t.text, "bound": t.bound(results), "value": results.get(t.key), "met": t.met(results)}
+        for t in TARGETS
+    }
     results["wall_s"] = round(time.perf_counter() - wall0, 1)
     results["samples"] = samples
 

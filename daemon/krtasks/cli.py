@@ -42,9 +42,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _state_dir_option() -> Callable[[F], F]:
     return click.option(
-        "--state-dir", type=click.Path(file_okay=False, path_type=Path), envvar="KRTASKS_STATE_DIR",
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="KRTASKS_STATE_DIR",
         help="Directory of the certificate, token and daemon.json "
-             "[default: $KRTASKS_STATE_DIR, else the user data dir, e.g. ~/.local/share/krtasks].")
+        "[default: $KRTASKS_STATE_DIR, else the user data dir, e.g. ~/.local/share/krtasks].",
+    )
 
 
 def _version_option() -> Callable[[F], F]:
@@ -52,16 +55,31 @@ def _version_option() -> Callable[[F], F]:
 
 
 def _port_option() -> Callable[[F], F]:
-    return click.option("--port", type=click.IntRange(0, 65535), envvar="PORT", default=DEFAULT_PORT,
-                        show_default=True, help="TCP port (default: $PORT, else 5000; 0 picks a free port).")
+    return click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        envvar="PORT",
+        default=DEFAULT_PORT,
+        show_default=True,
+        help="TCP port (default: $PORT, else 5000; 0 picks a free port).",
+    )
 
 
 def _log_options(func: F) -> F:
-    func = click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-                        help="Log lines on stderr as text or JSON.")(func)
-    return click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
-                                                          case_sensitive=False),
-                        default="info", show_default=True, help="Least severe log level shown.")(func)
+    func = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log lines on stderr as text or JSON.",
+    )(func)
+    return click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+        default="info",
+        show_default=True,
+        help="Least severe log level shown.",
+    )(func)
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
@@ -82,38 +100,94 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (non-loopback binds require --auth token).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (non-loopback binds require --auth token).",
+)
 @_port_option()
 @_state_dir_option()
-@click.option("--max-runspaces", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Tasks running at once (all languages); more starts queue.")
-@click.option("--cert-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM certificate to serve instead of the generated one (needs --key-file).")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM private key of --cert-file.")
-@click.option("--auth", type=click.Choice(["token", "none"]), default="token", show_default=True,
-              help="Require the bearer token (token) or nothing (none: loopback binds only).")
-@click.option("--tutorial-routes", is_flag=True,
-              help="Also serve the Kestrun tutorial routes (/tasks/..., /hello); with --auth token they need the "
-                   "token too.")
-@click.option("--stop-grace", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Seconds a cancelled task may take to end (on cancel and at shutdown).")
-@click.option("--max-body-bytes", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
-              help="Largest request body accepted; larger ones get 413.")
-@click.option("--retention", default="24h", show_default=True, callback=_duration,
-              help="Remove finished tasks this long after they completed (seconds, or e.g. 90m, 24h, 7d; "
-                   "0 keeps them forever).")
-@click.option("--max-finished", type=click.IntRange(min=0), default=10_000, show_default=True,
-              help="Keep at most this many finished tasks, removing the oldest first (0: unlimited).")
-@click.option("--reset-store", is_flag=True,
-              help="Move the task store (tasks.db in the state dir) aside, renamed with a UTC timestamp, and "
-                   "start empty; for a store refused as unreadable, corrupt or too new.")
+@click.option(
+    "--max-runspaces",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Tasks running at once (all languages); more starts queue.",
+)
+@click.option(
+    "--cert-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate to serve instead of the generated one (needs --key-file).",
+)
+@click.option(
+    "--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM private key of --cert-file."
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["token", "none"]),
+    default="token",
+    show_default=True,
+    help="Require the bearer token (token) or nothing (none: loopback binds only).",
+)
+@click.option(
+    "--tutorial-routes",
+    is_flag=True,
+    help="Also serve the Kestrun tutorial routes (/tasks/..., /hello); with --auth token they need the token too.",
+)
+@click.option(
+    "--stop-grace",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds a cancelled task may take to end (on cancel and at shutdown).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1024),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest request body accepted; larger ones get 413.",
+)
+@click.option(
+    "--retention",
+    default="24h",
+    show_default=True,
+    callback=_duration,
+    help="Remove finished tasks this long after they completed (seconds, or e.g. 90m, 24h, 7d; 0 keeps them forever).",
+)
+@click.option(
+    "--max-finished",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Keep at most this many finished tasks, removing the oldest first (0: unlimited).",
+)
+@click.option(
+    "--reset-store",
+    is_flag=True,
+    help="Move the task store (tasks.db in the state dir) aside, renamed with a UTC timestamp, and "
+    "start empty; for a store refused as unreadable, corrupt or too new.",
+)
 @_log_options
 @_version_option()
-def serve(host: str, port: int, state_dir: Path | None, max_runspaces: int, cert_file: Path | None,
-          key_file: Path | None, auth: str, tutorial_routes: bool, stop_grace: float, max_body_bytes: int,
-          retention: float, max_finished: int, reset_store: bool, log_level: str, log_format: str) -> int:
+def serve(
+    host: str,
+    port: int,
+    state_dir: Path | None,
+    max_runspaces: int,
+    cert_file: Path | None,
+    key_file: Path | None,
+    auth: str,
+    tutorial_routes: bool,
+    stop_grace: float,
+    max_body_bytes: int,
+    retention: float,
+    max_finished: int,
+    reset_store: bool,
+    log_level: str,
+    log_format: str,
+) -> int:
     """Run the daemon in the foreground (HTTPS API v1; Ctrl-C or SIGTERM stops it)."""
     from .server import ServeSettings, is_loopback
 
@@ -121,10 +195,21 @@ def serve(host: str, port: int, state_dir: Path | None, max_runspaces: int, cert
         raise click.UsageError("--cert-file and --key-file go together")
     if auth == "none" and not is_loopback(host):
         raise click.UsageError(f"--auth none is only allowed on a loopback host, not '{host}'")
-    settings = ServeSettings(host=host, port=port, state_dir=state_dir, max_runspaces=max_runspaces,
-                             cert_file=cert_file, key_file=key_file, auth=auth, tutorial_routes=tutorial_routes,
-                             stop_grace_seconds=stop_grace, max_body_bytes=max_body_bytes,
-                             retention_seconds=retention, max_finished=max_finished, reset_store=reset_store)
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        state_dir=state_dir,
+        max_runspaces=max_runspaces,
+        cert_file=cert_file,
+        key_file=key_file,
+        auth=auth,
+        tutorial_routes=tutorial_routes,
+        stop_grace_seconds=stop_grace,
+        max_body_bytes=max_body_bytes,
+        retention_seconds=retention,
+        max_finished=max_finished,
+        reset_store=reset_store,
+    )
     return _run_daemon(settings, log_level, log_format)
 
 
@@ -132,8 +217,13 @@ def serve(host: str, port: int, state_dir: Path | None, max_runspaces: int, cert
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @_port_option()
 @_state_dir_option()
-@click.option("--max-runspaces", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Tasks running at once (all languages); more starts queue.")
+@click.option(
+    "--max-runspaces",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Tasks running at once (all languages); more starts queue.",
+)
 @_log_options
 @_version_option()
 def demo(host: str, port: int, state_dir: Path | None, max_runspaces: int, log_level: str, log_format: str) -> int:
@@ -145,8 +235,9 @@ def demo(host: str, port: int, state_dir: Path | None, max_runspaces: int, log_l
 
     if not is_loopback(host):
         raise click.UsageError(f"demo serves without authentication, so only on loopback, not '{host}'")
-    settings = ServeSettings(host=host, port=port, state_dir=state_dir, max_runspaces=max_runspaces,
-                             auth="none", tutorial_routes=True)
+    settings = ServeSettings(
+        host=host, port=port, state_dir=state_dir, max_runspaces=max_runspaces, auth="none", tutorial_routes=True
+    )
     return _run_daemon(settings, log_level, log_format)
 
 
@@ -223,8 +314,10 @@ def status(state_dir: Path | None) -> int:
         state = "does not answer" if lock_is_held(directory) else "is not running (stale daemon.json)"
         click.echo(f"KrTasks {state}: {info.url} (pid {info.pid}, state dir {directory})")
         return 1
-    click.echo(f"KrTasks {health.get('Version', '?')} is running: {info.url} (pid {info.pid}, auth {info.auth}, "
-               f"state dir {directory})")
+    click.echo(
+        f"KrTasks {health.get('Version', '?')} is running: {info.url} (pid {info.pid}, auth {info.auth}, "
+        f"state dir {directory})"
+    )
     return 0
 
 
@@ -244,8 +337,13 @@ def _process_gone(pid: int) -> bool:
 
 @cli.command()
 @_state_dir_option()
-@click.option("--timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
-              help="Seconds to wait for the daemon to exit.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the daemon to exit.",
+)
 @_version_option()
 def stop(state_dir: Path | None, timeout: float) -> int:
     """Stop the daemon of the state dir (SIGTERM) and wait until it has exited.

@@ -42,15 +42,22 @@ class Metrics:
 
     def __init__(self, by_state: Callable[[], dict[str, int]], queue_length: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
-        self.runs = Counter("krtasks_runs", "Task runs that ended, by final state.", ["language", "state"],
-                            registry=self.registry)
-        self.durations = Histogram("krtasks_run_duration_seconds", "Run time of tasks (seconds).", ["language"],
-                                   registry=self.registry,
-                                   buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600))
-        self.abandoned = Counter("krtasks_abandoned", "Cancelled runs abandoned after the grace period.",
-                                 registry=self.registry)
-        self.compilations = Counter("krtasks_compilations", "C#/VB compilations (compile cache misses).",
-                                    ["language"], registry=self.registry)
+        self.runs = Counter(
+            "krtasks_runs", "Task runs that ended, by final state.", ["language", "state"], registry=self.registry
+        )
+        self.durations = Histogram(
+            "krtasks_run_duration_seconds",
+            "Run time of tasks (seconds).",
+            ["language"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
+        )
+        self.abandoned = Counter(
+            "krtasks_abandoned", "Cancelled runs abandoned after the grace period.", registry=self.registry
+        )
+        self.compilations = Counter(
+            "krtasks_compilations", "C#/VB compilations (compile cache misses).", ["language"], registry=self.registry
+        )
         self.registry.register(_StateCollector(by_state, queue_length))
 
 

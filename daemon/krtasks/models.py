@@ -82,10 +82,17 @@ class Language(StrEnum):
 
 
 _LANGUAGE_ALIASES = {
-    "powershell": Language.POWERSHELL, "ps": Language.POWERSHELL, "pwsh": Language.POWERSHELL,
+    "powershell": Language.POWERSHELL,
+    "ps": Language.POWERSHELL,
+    "pwsh": Language.POWERSHELL,
     "ps1": Language.POWERSHELL,
-    "csharp": Language.CSHARP, "cs": Language.CSHARP, "c#": Language.CSHARP,
-    "vbnet": Language.VBNET, "vb": Language.VBNET, "vb.net": Language.VBNET, "visualbasic": Language.VBNET,
+    "csharp": Language.CSHARP,
+    "cs": Language.CSHARP,
+    "c#": Language.CSHARP,
+    "vbnet": Language.VBNET,
+    "vb": Language.VBNET,
+    "vb.net": Language.VBNET,
+    "visualbasic": Language.VBNET,
 }
 
 
@@ -101,8 +108,23 @@ class StopReason(StrEnum):
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 """Argument names: usable as a variable in PowerShell, C# and VB alike."""
 
-RESERVED_ARGUMENTS = frozenset({"taskprogress", "taskid", "cancellationtoken", "arguments", "krtaskglobals",
-                                "true", "false", "null", "args", "input", "this", "psitem", "_"})
+RESERVED_ARGUMENTS = frozenset(
+    {
+        "taskprogress",
+        "taskid",
+        "cancellationtoken",
+        "arguments",
+        "krtaskglobals",
+        "true",
+        "false",
+        "null",
+        "args",
+        "input",
+        "this",
+        "psitem",
+        "_",
+    }
+)
 """Argument names that would hide what the engine itself provides to scripts (compared lower-case)."""
 
 
@@ -122,8 +144,12 @@ class ProgressJson(TypedDict):
 class TaskErrorJson(TypedDict):
     """``Error`` of a failed task."""
 
-    Type: Annotated[str, Field(description="Exception type, or a KrTasks error type (TimeoutException, "
-                                           "Interrupted, CompileError, ...).")]
+    Type: Annotated[
+        str,
+        Field(
+            description="Exception type, or a KrTasks error type (TimeoutException, Interrupted, CompileError, ...)."
+        ),
+    ]
     Message: str
     Category: Annotated[str | None, Field(description="PowerShell error category.")]
     StackTrace: Annotated[str | None, Field(description="Script stack trace (PowerShell) or .NET stack trace.")]
@@ -131,8 +157,9 @@ class TaskErrorJson(TypedDict):
     Column: Annotated[int | None, Field(description="1-based column in the task's code.")]
 
 
-UtcTime = Annotated[str, Field(description="UTC, ISO 8601 with microseconds, ending in Z.",
-                               json_schema_extra={"format": "date-time"})]
+UtcTime = Annotated[
+    str, Field(description="UTC, ISO 8601 with microseconds, ending in Z.", json_schema_extra={"format": "date-time"})
+]
 """A timestamp in JSON."""
 
 
@@ -149,8 +176,6 @@ class StreamRecordJson(TypedDict):
     Stream: StreamName
     Message: str
     Time: Annotated[UtcTime, Field(description="When it was written (UTC, ISO 8601, ending in Z).")]
-
-
 
 
 class TaskRecordJson(TypedDict):
@@ -220,15 +245,24 @@ class Progress:
 
     def to_json(self) -> ProgressJson:
         """The record's ``Progress`` object."""
-        return {"PercentComplete": self.percent_complete, "StatusMessage": self.status_message,
-                "Activity": self.activity, "CurrentOperation": self.current_operation,
-                "SecondsRemaining": self.seconds_remaining}
+        return {
+            "PercentComplete": self.percent_complete,
+            "StatusMessage": self.status_message,
+            "Activity": self.activity,
+            "CurrentOperation": self.current_operation,
+            "SecondsRemaining": self.seconds_remaining,
+        }
 
     @classmethod
     def from_json(cls, value: ProgressJson | dict[str, Any]) -> Progress:
         """Inverse of :meth:`to_json` (missing members take their defaults)."""
-        return cls(int(value.get("PercentComplete", 0)), str(value.get("StatusMessage", "Not started")),
-                   value.get("Activity"), value.get("CurrentOperation"), value.get("SecondsRemaining"))
+        return cls(
+            int(value.get("PercentComplete", 0)),
+            str(value.get("StatusMessage", "Not started")),
+            value.get("Activity"),
+            value.get("CurrentOperation"),
+            value.get("SecondsRemaining"),
+        )
 
     def ended(self, status: str) -> Progress:
         """This progress at 100 percent with ``status`` (how every final state leaves it)."""
@@ -248,14 +282,26 @@ class TaskErrorInfo:
 
     def to_json(self) -> TaskErrorJson:
         """The record's ``Error`` object."""
-        return {"Type": self.type, "Message": self.message, "Category": self.category,
-                "StackTrace": self.stack_trace, "Line": self.line, "Column": self.column}
+        return {
+            "Type": self.type,
+            "Message": self.message,
+            "Category": self.category,
+            "StackTrace": self.stack_trace,
+            "Line": self.line,
+            "Column": self.column,
+        }
 
     @classmethod
     def from_json(cls, value: TaskErrorJson | dict[str, Any]) -> TaskErrorInfo:
         """Inverse of :meth:`to_json`."""
-        return cls(str(value["Type"]), str(value["Message"]), value.get("Category"), value.get("StackTrace"),
-                   value.get("Line"), value.get("Column"))
+        return cls(
+            str(value["Type"]),
+            str(value["Message"]),
+            value.get("Category"),
+            value.get("StackTrace"),
+            value.get("Line"),
+            value.get("Column"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

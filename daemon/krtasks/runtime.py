@@ -20,9 +20,15 @@ BUNDLE_ENV = "KRTASKS_BUNDLE"
 """Environment variable naming the bundle folder (overrides the source-tree default)."""
 
 RUNTIME_CONFIG = "KrTasks.Runtime.runtimeconfig.json"
-_REQUIRED = (RUNTIME_CONFIG, "KrTasks.Runtime.dll", "System.Management.Automation.dll",
-             "Microsoft.CodeAnalysis.CSharp.Scripting.dll", "Microsoft.CodeAnalysis.VisualBasic.dll",
-             "libpsl-native.so", "Modules")
+_REQUIRED = (
+    RUNTIME_CONFIG,
+    "KrTasks.Runtime.dll",
+    "System.Management.Automation.dll",
+    "Microsoft.CodeAnalysis.CSharp.Scripting.dll",
+    "Microsoft.CodeAnalysis.VisualBasic.dll",
+    "libpsl-native.so",
+    "Modules",
+)
 _FIX = "Run `dotnet pwsh ./build.ps1 -Task Build` in the repository (or set KRTASKS_BUNDLE to a published bundle)."
 
 _lock = threading.Lock()
@@ -139,9 +145,14 @@ def load_runtime(bundle: Path | None = None) -> RuntimeInfo:
             sys.path.append(str(bundle))
         import clr
 
-        for name in ("System.Management.Automation", "Microsoft.CodeAnalysis", "Microsoft.CodeAnalysis.CSharp",
-                     "Microsoft.CodeAnalysis.CSharp.Scripting", "Microsoft.CodeAnalysis.VisualBasic",
-                     "KrTasks.Runtime"):
+        for name in (
+            "System.Management.Automation",
+            "Microsoft.CodeAnalysis",
+            "Microsoft.CodeAnalysis.CSharp",
+            "Microsoft.CodeAnalysis.CSharp.Scripting",
+            "Microsoft.CodeAnalysis.VisualBasic",
+            "KrTasks.Runtime",
+        ):
             clr.AddReference(name)
         from System import Environment
         from System.Management.Automation import PSVersionInfo
@@ -174,8 +185,14 @@ def _stop_assembly_tracking() -> None:
     from System.Reflection import BindingFlags
 
     domain = AppDomain.CurrentDomain
-    manager = next((a.GetType("Python.Runtime.AssemblyManager") for a in domain.GetAssemblies()
-                    if a.GetName().Name == "Python.Runtime"), None)
+    manager = next(
+        (
+            a.GetType("Python.Runtime.AssemblyManager")
+            for a in domain.GetAssemblies()
+            if a.GetName().Name == "Python.Runtime"
+        ),
+        None,
+    )
     field = None if manager is None else manager.GetField("lhandler", BindingFlags.NonPublic | BindingFlags.Static)
     handler = None if field is None else field.GetValue(None)
     if handler is None:

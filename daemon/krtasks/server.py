@@ -120,8 +120,15 @@ def run(settings: ServeSettings, state_dir: Path) -> int:
         lock.release()
 
 
-async def _serve(settings: ServeSettings, state_dir: Path, lock: InstanceLock, certs: CertificatePaths,
-                 ssl_context: ssl.SSLContext, token: str | None, store: TaskStore) -> int:
+async def _serve(
+    settings: ServeSettings,
+    state_dir: Path,
+    lock: InstanceLock,
+    certs: CertificatePaths,
+    ssl_context: ssl.SSLContext,
+    token: str | None,
+    store: TaskStore,
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -138,16 +145,31 @@ async def _serve(settings: ServeSettings, state_dir: Path, lock: InstanceLock, c
     from .core.service import TaskService
     from .models import ServiceConfig
 
-    service = TaskService(ServiceConfig(max_runspaces=settings.max_runspaces,
-                                        stop_grace_seconds=settings.stop_grace_seconds,
-                                        retention_seconds=settings.retention_seconds,
-                                        max_finished=settings.max_finished), store=store)
-    app = create_app(service, token=token, tutorial_routes=settings.tutorial_routes,
-                     max_body_bytes=settings.max_body_bytes, close_grace_seconds=settings.stop_grace_seconds)
-    runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True,
-                           access_log=logging.getLogger("krtasks.access"), access_log_format=ACCESS_LOG_FORMAT,
-                           # The shutdown hook ends waits and event streams, so open requests end quickly.
-                           shutdown_timeout=settings.stop_grace_seconds + 2.0)
+    service = TaskService(
+        ServiceConfig(
+            max_runspaces=settings.max_runspaces,
+            stop_grace_seconds=settings.stop_grace_seconds,
+            retention_seconds=settings.retention_seconds,
+            max_finished=settings.max_finished,
+        ),
+        store=store,
+    )
+    app = create_app(
+        service,
+        token=token,
+        tutorial_routes=settings.tutorial_routes,
+        max_body_bytes=settings.max_body_bytes,
+        close_grace_seconds=settings.stop_grace_seconds,
+    )
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        handler_cancellation=True,
+        access_log=logging.getLogger("krtasks.access"),
+        access_log_format=ACCESS_LOG_FORMAT,
+        # The shutdown hook ends waits and event streams, so open requests end quickly.
+        shutdown_timeout=settings.stop_grace_seconds + 2.0,
+    )
     log.info("Opening the task service (.NET, PowerShell, Roslyn)")
     await runner.setup()
     try:
@@ -157,21 +179,30 @@ async def _serve(settings: ServeSettings, state_dir: Path, lock: InstanceLock, c
         try:
             await site.start()
         except OSError as exc:
-            raise DaemonStartError(f"cannot listen on {settings.host}:{settings.port}: "
-                                   f"{exc.strerror or exc}") from exc
+            raise DaemonStartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
         port = int(runner.addresses[0][1])
         lock.set_port(port)
         url = daemon_url(settings.host, port)
-        write_daemon_info(state_dir, DaemonInfo(
-            pid=os.getpid(), port=port, host=settings.host, url=url, version=__version__,
-            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            auth=settings.auth, cert_file=str(certs.cert_file)))
+        write_daemon_info(
+            state_dir,
+            DaemonInfo(
+                pid=os.getpid(),
+                port=port,
+                host=settings.host,
+                url=url,
+                version=__version__,
+                started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                auth=settings.auth,
+                cert_file=str(certs.cert_file),
+            ),
+        )
         bind = settings.host.strip("[]")
         listen = f"https://[{bind}]:{port}" if ":" in bind else f"https://{bind}:{port}"
         # The one line on stdout: scripts and tests wait for it (the API answers from now on).
         print(f"KrTasks listening on {listen} (state dir {state_dir})", flush=True)
-        log.info("Ready: %s, auth %s, tutorial routes %s", url, settings.auth,
-                 "on" if settings.tutorial_routes else "off")
+        log.info(
+            "Ready: %s, auth %s, tutorial routes %s", url, settings.auth, "on" if settings.tutorial_routes else "off"
+        )
         await stop.wait()
         log.info("Stopping: no new connections")
         return 0

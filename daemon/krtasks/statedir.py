@@ -203,8 +203,16 @@ class DaemonInfo:
 
     def to_json(self) -> dict[str, Any]:
         """The PascalCase JSON object written to ``daemon.json``."""
-        return {"Pid": self.pid, "Port": self.port, "Host": self.host, "Url": self.url, "Version": self.version,
-                "StartedAt": self.started_at, "Auth": self.auth, "CertFile": self.cert_file}
+        return {
+            "Pid": self.pid,
+            "Port": self.port,
+            "Host": self.host,
+            "Url": self.url,
+            "Version": self.version,
+            "StartedAt": self.started_at,
+            "Auth": self.auth,
+            "CertFile": self.cert_file,
+        }
 
 
 def write_daemon_info(state_dir: Path, info: DaemonInfo) -> None:
@@ -216,10 +224,16 @@ def read_daemon_info(state_dir: Path) -> DaemonInfo | None:
     """Return the parsed ``daemon.json``, or None when it is missing or malformed."""
     try:
         data = json.loads((state_dir / DAEMON_FILE).read_text(encoding="utf-8"))
-        return DaemonInfo(pid=int(data["Pid"]), port=int(data["Port"]), host=str(data["Host"]), url=str(data["Url"]),
-                          version=str(data["Version"]), started_at=str(data["StartedAt"]),
-                          auth=str(data.get("Auth", "token")),
-                          cert_file=str(data.get("CertFile", state_dir / CERT_FILE)))
+        return DaemonInfo(
+            pid=int(data["Pid"]),
+            port=int(data["Port"]),
+            host=str(data["Host"]),
+            url=str(data["Url"]),
+            version=str(data["Version"]),
+            started_at=str(data["StartedAt"]),
+            auth=str(data.get("Auth", "token")),
+            cert_file=str(data.get("CertFile", state_dir / CERT_FILE)),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -40,8 +40,9 @@ def krtasks_exe() -> str:
 
 def run_cli(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``krtasks <args>`` to completion and capture its output."""
-    return subprocess.run([krtasks_exe(), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [krtasks_exe(), *args], capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
+    )
 
 
 @dataclass
@@ -101,8 +102,14 @@ class Daemon:
                 self.proc.wait(timeout=10)
 
 
-def start_daemon(work_dir: Path, *args: str, command: str = "serve", state_dir: Path | None = None,
-                 port: int = 0, timeout: float = START_TIMEOUT) -> Daemon:
+def start_daemon(
+    work_dir: Path,
+    *args: str,
+    command: str = "serve",
+    state_dir: Path | None = None,
+    port: int = 0,
+    timeout: float = START_TIMEOUT,
+) -> Daemon:
     """Start ``krtasks <command> --port <port> --state-dir <work_dir>/state <args>`` and wait for its ready line.
 
     Raises:

@@ -58,9 +58,19 @@ def assert_problem(r: requests.Response, status: int, field: str | None = None) 
 # --------------------------------------------------------------------------------------------------- tasks
 # (Routes, problems and auth that need no real code are tested in-process: tests/python/unit/test_core_routes.py.)
 
+
 def test_create_run_and_read_result(api: requests.Session, url: str) -> None:
-    r = api.post(f"{url}/tasks", json={"Code": "param($n) Write-Warning 'careful'; 1..$n", "Arguments": {"n": 3},
-                                       "Name": "counting", "Description": "counts", "AutoStart": True}, timeout=30)
+    r = api.post(
+        f"{url}/tasks",
+        json={
+            "Code": "param($n) Write-Warning 'careful'; 1..$n",
+            "Arguments": {"n": 3},
+            "Name": "counting",
+            "Description": "counts",
+            "AutoStart": True,
+        },
+        timeout=30,
+    )
     assert r.status_code == 201
     record = r.json()
     assert r.headers["Location"] == f"/api/v1/tasks/{record['Id']}"
@@ -69,18 +79,27 @@ def test_create_run_and_read_result(api: requests.Session, url: str) -> None:
     done = wait_until_finished(api, url.removesuffix("/api/v1"), record["Id"])
     assert done["State"] == "Completed" and done["Error"] is None
     result = api.get(f"{url}/tasks/{record['Id']}/result", timeout=10).json()
-    assert result == {"Id": record["Id"], "CreatedAt": record["CreatedAt"], "State": "Completed",
-                      "Output": [1, 2, 3], "Error": None}
+    assert result == {
+        "Id": record["Id"],
+        "CreatedAt": record["CreatedAt"],
+        "State": "Completed",
+        "Output": [1, 2, 3],
+        "Error": None,
+    }
     streams = api.get(f"{url}/tasks/{record['Id']}/streams", timeout=10).json()
     assert [(s["Stream"], s["Message"]) for s in streams["Records"]] == [("Warning", "careful")]
     assert streams["Next"] == 1
     assert api.get(f"{url}/tasks/{record['Id']}/streams?since=1", timeout=10).json() == {
-        "Id": record["Id"], "CreatedAt": record["CreatedAt"], "Records": [], "Next": 1}
+        "Id": record["Id"],
+        "CreatedAt": record["CreatedAt"],
+        "Records": [],
+        "Next": 1,
+    }
 
 
 def test_csharp_and_vb(api: requests.Session, url: str) -> None:
     cs = create(api, url, Language="CSharp", Code="return x * 2;", Arguments={"x": 21}, AutoStart=True)
-    vb = create(api, url, Language="vb", Code="Return \"vb:\" & name", Arguments={"name": "ok"}, AutoStart=True)
+    vb = create(api, url, Language="vb", Code='Return "vb:" & name', Arguments={"name": "ok"}, AutoStart=True)
     base = url.removesuffix("/api/v1")
     assert wait_until_finished(api, base, cs["Id"])["State"] == "Completed"
     assert wait_until_finished(api, base, vb["Id"])["State"] == "Completed"
@@ -108,6 +127,7 @@ def test_wait_returns_current_record_after_timeout(api: requests.Session, url: s
 
 # --------------------------------------------------------------------------------------------------- errors
 
+
 def test_compile_error_is_422_with_diagnostics(api: requests.Session, url: str) -> None:
     r = api.post(f"{url}/tasks", json={"Language": "CSharp", "Code": "var x = 1;\nreturn y;"}, timeout=30)
     body = assert_problem(r, 422)
@@ -118,9 +138,12 @@ def test_compile_error_is_422_with_diagnostics(api: requests.Session, url: str) 
 
 # --------------------------------------------------------------------------------------------------- events
 
+
 def test_events_deliver_progress_before_final_state(api: requests.Session, url: str) -> None:
-    code = ("foreach ($i in 1..3) { $TaskProgress.PercentComplete = $i * 30; "
-            "$TaskProgress.StatusMessage = \"step $i\"; Write-Information \"info $i\"; Start-Sleep -Milliseconds 300 }")
+    code = (
+        "foreach ($i in 1..3) { $TaskProgress.PercentComplete = $i * 30; "
+        '$TaskProgress.StatusMessage = "step $i"; Write-Information "info $i"; Start-Sleep -Milliseconds 300 }'
+    )
     record = create(api, url, Code=code)
     with api.get(f"{url}/tasks/{record['Id']}/events", stream=True, timeout=30) as r:
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
@@ -146,6 +169,7 @@ def test_events_reconnect_to_finished_task_is_204(api: requests.Session, url: st
 
 
 # --------------------------------------------------------------------------------------------------- responsiveness
+
 
 def test_slow_tasks_do_not_slow_other_requests(api: requests.Session, url: str) -> None:
     busy = [
@@ -184,6 +208,7 @@ def test_many_concurrent_waits(api: requests.Session, daemon: Daemon, url: str) 
 
 # --------------------------------------------------------------------------------------------------- openapi, metrics
 
+
 def _doc_routes(doc: dict[str, Any]) -> set[tuple[str, str]]:
     methods = {"get", "post", "put", "patch", "delete"}
     return {(m.upper(), p) for p, item in doc["paths"].items() for m in item if m in methods}
@@ -220,6 +245,11 @@ def test_metrics(api: requests.Session, daemon: Daemon) -> None:
     r = api.get(f"{daemon.url}/metrics", timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
     text = r.text
-    for name in ("krtasks_tasks{state=\"Completed\"}", "krtasks_queue_length", "krtasks_runs_total",
-                 "krtasks_run_duration_seconds_bucket", "krtasks_abandoned_total"):
+    for name in (
+        'krtasks_tasks{state="Completed"}',
+        "krtasks_queue_length",
+        "krtasks_runs_total",
+        "krtasks_run_duration_seconds_bucket",
+        "krtasks_abandoned_total",
+    ):
         assert name in text, name

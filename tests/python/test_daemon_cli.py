@@ -33,6 +33,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 # --------------------------------------------------------------------------------------------------- options
 
+
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_help_and_version_everywhere(command: str | None) -> None:
     prefix = [command] if command else []
@@ -42,16 +43,19 @@ def test_help_and_version_everywhere(command: str | None) -> None:
     assert done.returncode == 0 and done.stdout.startswith("krtasks ")
 
 
-@pytest.mark.parametrize("args", [
-    ["serve", "--no-such-option"],
-    ["serve", "--port", "seventy"],
-    ["serve", "--port", "70000"],
-    ["serve", "--max-runspaces", "0"],
-    ["serve", "--auth", "maybe"],
-    ["serve", "--cert-file", "/nonexistent/cert.pem", "--key-file", "/nonexistent/key.pem"],
-    ["status", "extra-argument"],
-    ["no-such-command"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--no-such-option"],
+        ["serve", "--port", "seventy"],
+        ["serve", "--port", "70000"],
+        ["serve", "--max-runspaces", "0"],
+        ["serve", "--auth", "maybe"],
+        ["serve", "--cert-file", "/nonexistent/cert.pem", "--key-file", "/nonexistent/key.pem"],
+        ["status", "extra-argument"],
+        ["no-such-command"],
+    ],
+)
 def test_bad_options_one_line_exit_2(args: list[str]) -> None:
     done = run_cli(*args)
     assert done.returncode == 2, done
@@ -84,6 +88,7 @@ def test_port_defaults_to_env_port() -> None:
 
 # --------------------------------------------------------------------------------------------------- state dir
 
+
 def test_state_dir_files_and_permissions(daemon: Daemon) -> None:
     d = daemon.state_dir
     assert stat.S_IMODE(d.stat().st_mode) == 0o700
@@ -103,8 +108,10 @@ def test_generated_certificate(daemon: Daemon) -> None:
     assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
-    assert set(san.get_values_for_type(x509.IPAddress)) == {ipaddress.ip_address("127.0.0.1"),
-                                                            ipaddress.ip_address("::1")}
+    assert set(san.get_values_for_type(x509.IPAddress)) == {
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("::1"),
+    }
     bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert bc.critical and bc.value.ca
     ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -156,6 +163,7 @@ def test_stop_when_nothing_runs(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------------- certificates
 
+
 def test_certificate_is_reused_then_renewed_near_expiry(tmp_path: Path) -> None:
     now = dt.datetime.now(dt.UTC)
     ensure_certificate(tmp_path, "127.0.0.1", now=now - dt.timedelta(days=340))  # 25 days left today
@@ -182,18 +190,32 @@ def test_certificate_covers_a_specific_bind_host(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------------- stopping
 
+
 def test_stop_command_is_graceful_and_leaves_nothing_running(tmp_path: Path) -> None:
     d = start_daemon(tmp_path, "--stop-grace", "2")
     try:
         api = d.session()
         cert_before = d.cert.read_bytes()
         r = api.post(d.url + "/api/v1/tasks", json={"Code": "Start-Sleep -Seconds 60", "AutoStart": True}, timeout=30)
-        cs = api.post(d.url + "/api/v1/tasks", timeout=30, json={
-            "Language": "CSharp", "Code": "await Task.Delay(60000, CancellationToken); return 1;", "AutoStart": True})
+        cs = api.post(
+            d.url + "/api/v1/tasks",
+            timeout=30,
+            json={
+                "Language": "CSharp",
+                "Code": "await Task.Delay(60000, CancellationToken); return 1;",
+                "AutoStart": True,
+            },
+        )
         # Code that ignores cancellation is abandoned after the grace period; it must not keep the process alive.
-        spin = api.post(d.url + "/api/v1/tasks", timeout=30, json={
-            "Language": "CSharp", "Code": "while (true) { System.Threading.Thread.SpinWait(1000); }",
-            "AutoStart": True})
+        spin = api.post(
+            d.url + "/api/v1/tasks",
+            timeout=30,
+            json={
+                "Language": "CSharp",
+                "Code": "while (true) { System.Threading.Thread.SpinWait(1000); }",
+                "AutoStart": True,
+            },
+        )
         assert r.status_code == 201 and cs.status_code == 201 and spin.status_code == 201
         with api.get(f"{d.url}/api/v1/tasks/{r.json()['Id']}/events", stream=True, timeout=30) as events:
             pid = d.proc.pid

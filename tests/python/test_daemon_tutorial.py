@@ -17,8 +17,19 @@ import requests
 from daemon_fixtures import REPO, Daemon, start_daemon
 
 SEED = REPO.parent / "shared" / "seed" / "tasks-tutorial.md"
-RECORD_KEYS = {"Id", "Name", "Description", "State", "StateText", "StartedAt", "CompletedAt", "Progress", "ParentId",
-               "ChildrenId", "Duration"}
+RECORD_KEYS = {
+    "Id",
+    "Name",
+    "Description",
+    "State",
+    "StateText",
+    "StartedAt",
+    "CompletedAt",
+    "Progress",
+    "ParentId",
+    "ChildrenId",
+    "Duration",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +48,9 @@ def get(http: requests.Session, demo: Daemon, path: str) -> requests.Response:
     return http.get(demo.url + path, timeout=30)
 
 
-def wait_state(http: requests.Session, demo: Daemon, task_id: str, states: set[str],
-               timeout: float = 20) -> dict[str, Any]:
+def wait_state(
+    http: requests.Session, demo: Daemon, task_id: str, states: set[str], timeout: float = 20
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         record: dict[str, Any] = get(http, demo, f"/tasks/state?id={task_id}").json()
@@ -206,6 +218,7 @@ def test_ids_are_case_insensitive(demo: Daemon, http: requests.Session) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # The seed's own code blocks, run as written (only the base URL's port differs), in PowerShell.
 
+
 def _seed_blocks() -> list[str]:
     if not SEED.exists():
         pytest.skip(f"the seed page is not at {SEED}")
@@ -218,8 +231,13 @@ def _run_pwsh(script: str, work: Path) -> subprocess.CompletedProcess[str]:
         pytest.skip("dotnet is not on PATH")
     path = work / "try-it.ps1"
     path.write_text(script)
-    return subprocess.run(["dotnet", "pwsh", "-NoProfile", "-NonInteractive", "-File", str(path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["dotnet", "pwsh", "-NoProfile", "-NonInteractive", "-File", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _json_values(text: str) -> list[Any]:
@@ -258,8 +276,11 @@ def test_seed_invoke_webrequest_block_verbatim(demo: Daemon, tmp_path: Path) -> 
     block = _seed_blocks()[1]
     script = block.replace("https://127.0.0.1:5000", demo.url)
     # Print what the block's pipelines emit as JSON so the test can read it back.
-    script = ("$ErrorActionPreference = 'Continue'\n& {\n" + script
-              + "\n} | ForEach-Object { $_ | ConvertTo-Json -Depth 5 -Compress }\n")
+    script = (
+        "$ErrorActionPreference = 'Continue'\n& {\n"
+        + script
+        + "\n} | ForEach-Object { $_ | ConvertTo-Json -Depth 5 -Compress }\n"
+    )
     done = _run_pwsh(script, tmp_path)
     values = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     state = values[0]

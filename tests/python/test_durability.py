@@ -118,25 +118,42 @@ def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
     daemons.append(d)
     s = d.session()
     # Finished: output, stream records and an error in one task; plus a C# task with output only.
-    failed = create(s, d, Id="Finished-Failed", Name="fails", Description="output then error", AutoStart=True,
-                    Code="Write-Warning 'careful ✓'; Write-Verbose 'v' -Verbose; 1, 'two', @{k = 3}; throw 'boom'")
-    done_cs = create(s, d, Id="finished-cs", Language="CSharp", Code="Console.WriteLine(\"out\"); return n * 2;",
-                     Arguments={"n": 21}, AutoStart=True)
+    failed = create(
+        s,
+        d,
+        Id="Finished-Failed",
+        Name="fails",
+        Description="output then error",
+        AutoStart=True,
+        Code="Write-Warning 'careful ✓'; Write-Verbose 'v' -Verbose; 1, 'two', @{k = 3}; throw 'boom'",
+    )
+    done_cs = create(
+        s,
+        d,
+        Id="finished-cs",
+        Language="CSharp",
+        Code='Console.WriteLine("out"); return n * 2;',
+        Arguments={"n": 21},
+        AutoStart=True,
+    )
     for task_id in (failed["Id"], done_cs["Id"]):
         wait_until_finished(s, d.url, task_id)
     renamed = s.patch(f"{api_url(d)}/tasks/finished-cs", json={"Name": "renamed"}, timeout=30)
     assert renamed.status_code == 200
     # NotStarted: C# (recompiled at start), PowerShell, and a C# one whose code the test breaks while the
     # daemon is down (what a removed reference or a Roslyn upgrade would do).
-    waiting_cs = create(s, d, Id="waiting-cs", Language="CSharp", Code="return greeting + \"!\";",
-                        Arguments={"greeting": "hello"})
+    waiting_cs = create(
+        s, d, Id="waiting-cs", Language="CSharp", Code='return greeting + "!";', Arguments={"greeting": "hello"}
+    )
     waiting_ps = create(s, d, Id="waiting-ps", Code="param($x) $x * 3", Arguments={"x": 5})
     breaks = create(s, d, Id="breaks", Language="CSharp", Code="return 1;")
     # Running, Stopping and Queued when the daemon dies.
-    running = create(s, d, Id="running", AutoStart=True,
-                     Code="Write-Warning 'before the kill'; Start-Sleep -Seconds 120")
-    stopping = create(s, d, Id="stopping", Language="CSharp", AutoStart=True,
-                      Code="System.Threading.Thread.Sleep(120000); return 1;")  # ignores its cancellation token
+    running = create(
+        s, d, Id="running", AutoStart=True, Code="Write-Warning 'before the kill'; Start-Sleep -Seconds 120"
+    )
+    stopping = create(
+        s, d, Id="stopping", Language="CSharp", AutoStart=True, Code="System.Threading.Thread.Sleep(120000); return 1;"
+    )  # ignores its cancellation token
     wait_state(s, d, running["Id"], "Running")
     wait_state(s, d, stopping["Id"], "Running")
     assert s.post(f"{api_url(d)}/tasks/stopping/cancel", timeout=30).json()["State"] == "Stopping"
@@ -181,8 +198,12 @@ def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
     assert "undefinedThing" in broken["Error"]["Message"] and broken["Error"]["Line"] == 1
     assert broken["CompletedAt"] is not None
     # Cut-off runs are Failed/Interrupted, never left running; what they had written is kept.
-    for task_id, was in (("running", "Running"), ("stopping", "Stopping"), (queued["Id"], "Queued"),
-                         (filler["Id"], "Running")):
+    for task_id, was in (
+        ("running", "Running"),
+        ("stopping", "Stopping"),
+        (queued["Id"], "Queued"),
+        (filler["Id"], "Running"),
+    ):
         record = get(s2, d2, f"/tasks/{task_id}")
         assert record["State"] == "Failed", record
         assert record["Error"]["Type"] == "Interrupted"
@@ -207,9 +228,15 @@ def test_clean_stop_and_start_keeps_everything(tmp_path: Path, daemons: list[Dae
     daemons.append(d)
     s = d.session()
     parent = create(s, d, Id="parent", Code="'p'", AutoStart=True)
-    child = create(s, d, Id="child", Code="Write-Information 'i' -InformationAction Continue; 'c'",
-                   ParentId="parent", AutoStart=True)
-    vb = create(s, d, Language="VBNet", Code="Return \"vb\"", AutoStart=True, TimeoutSeconds=30)
+    child = create(
+        s,
+        d,
+        Id="child",
+        Code="Write-Information 'i' -InformationAction Continue; 'c'",
+        ParentId="parent",
+        AutoStart=True,
+    )
+    vb = create(s, d, Language="VBNet", Code='Return "vb"', AutoStart=True, TimeoutSeconds=30)
     for t in (parent, child, vb):
         wait_until_finished(s, d.url, t["Id"])
     create(s, d, Id="not-started", Language="CSharp", Code="return 7;", Description="later")
@@ -241,14 +268,15 @@ def test_clean_stop_and_start_keeps_everything(tmp_path: Path, daemons: list[Dae
 # ---------------------------------------------------------------------------------------- load
 
 
-def test_concurrent_api_load_while_streams_are_written_loses_no_record(tmp_path: Path,
-                                                                       daemons: list[Daemon]) -> None:
+def test_concurrent_api_load_while_streams_are_written_loses_no_record(tmp_path: Path, daemons: list[Daemon]) -> None:
     d = start_daemon(tmp_path, "--max-runspaces", "4")
     daemons.append(d)
     s = d.session()
     per_task = 3000
-    code = (f"foreach ($i in 1..{per_task}) {{ Write-Warning \"w$i\"; "
-            "if ($i % 300 -eq 0) { Start-Sleep -Milliseconds 100 } }")
+    code = (
+        f'foreach ($i in 1..{per_task}) {{ Write-Warning "w$i"; '
+        "if ($i % 300 -eq 0) { Start-Sleep -Milliseconds 100 } }"
+    )
     writers = [create(s, d, AutoStart=True, Code=code) for _ in range(4)]
     stop = threading.Event()
     created: list[str] = []
@@ -307,16 +335,28 @@ def test_concurrent_api_load_while_streams_are_written_loses_no_record(tmp_path:
 def _finished(i: int, now: datetime) -> TaskData:
     at = now - timedelta(seconds=10_000 - i)
     return TaskData(
-        id=f"t{i:05d}", name=f"Task {i}", description="bulk", language=Language.POWERSHELL,
-        code=f"Write-Warning 'w{i}'; {i}", arguments={"n": i}, timeout_seconds=None, parent_id="",
-        extra_imports=[], extra_refs=[], created_at=at, seq=i + 1, state=TaskState.COMPLETED, started_at=at,
+        id=f"t{i:05d}",
+        name=f"Task {i}",
+        description="bulk",
+        language=Language.POWERSHELL,
+        code=f"Write-Warning 'w{i}'; {i}",
+        arguments={"n": i},
+        timeout_seconds=None,
+        parent_id="",
+        extra_imports=[],
+        extra_refs=[],
+        created_at=at,
+        seq=i + 1,
+        state=TaskState.COMPLETED,
+        started_at=at,
         completed_at=at + timedelta(milliseconds=20),
-        progress=Progress(100, "Completed"), error=None, output=[i, {"Name": f"item {i}", "Values": list(range(10))}],
+        progress=Progress(100, "Completed"),
+        error=None,
+        output=[i, {"Name": f"item {i}", "Values": list(range(10))}],
     )
 
 
-def test_10000_finished_tasks_load_at_start(tmp_path: Path, daemons: list[Daemon],
-                                            record_property: Any) -> None:
+def test_10000_finished_tasks_load_at_start(tmp_path: Path, daemons: list[Daemon], record_property: Any) -> None:
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     store = open_store(state)
@@ -325,8 +365,13 @@ def test_10000_finished_tasks_load_at_start(tmp_path: Path, daemons: list[Daemon
     async def fill() -> None:
         tasks = [_finished(i, now) for i in range(10_000)]
         await store.put(tasks)
-        await store.add_records([(t.id, k, "Warning", f"record {k} of {t.id}", "2026-11-29T10:00:00.0000000Z")
-                                 for t in tasks for k in range(3)])
+        await store.add_records(
+            [
+                (t.id, k, "Warning", f"record {k} of {t.id}", "2026-11-29T10:00:00.0000000Z")
+                for t in tasks
+                for k in range(3)
+            ]
+        )
 
     asyncio.run(fill())
     assert store.count() == (10_000, 30_000)
@@ -416,8 +461,9 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteTaskStore]:
     await s.close()
 
 
-async def open_service(runtime: RuntimeInfo, store: SqliteTaskStore | None, clock: Clock | None = None,
-                       **config: Any) -> TaskService:
+async def open_service(
+    runtime: RuntimeInfo, store: SqliteTaskStore | None, clock: Clock | None = None, **config: Any
+) -> TaskService:
     cfg = ServiceConfig(max_runspaces=2, stop_grace_seconds=1.0, **config)
     svc = TaskService(cfg, clock=clock or (lambda: datetime.now(UTC)), store=store)
     await svc.open()
@@ -429,7 +475,8 @@ def stored_row(path: Path, task_id: str) -> tuple[Any, ...] | None:
     db = sqlite3.connect(path)
     try:
         row: tuple[Any, ...] | None = db.execute(
-            "SELECT state, name, description, output FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            "SELECT state, name, description, output FROM tasks WHERE id = ?", (task_id,)
+        ).fetchone()
         return row
     finally:
         db.close()
@@ -468,8 +515,7 @@ async def test_stream_records_are_written_in_batches(runtime: RuntimeInfo, tmp_p
     store = CountingStore(tmp_path / STORE_FILE)
     svc = await open_service(runtime, store)
     try:
-        await svc.create(TaskSpec(code="1..2000 | ForEach-Object { Write-Warning \"w$_\" }", id="many",
-                                  auto_start=True))
+        await svc.create(TaskSpec(code='1..2000 | ForEach-Object { Write-Warning "w$_" }', id="many", auto_start=True))
         assert (await svc.wait("many", 60))["State"] == "Completed"
         assert store.count() == (1, 2000)
         assert 1 <= CountingStore.batches <= 40, CountingStore.batches  # batches, not one write per line
@@ -523,8 +569,9 @@ async def test_retention_by_count_oldest_first(runtime: RuntimeInfo, store: Sqli
         await svc.close()
 
 
-async def test_retention_keeps_a_subtree_until_all_of_it_is_finished(runtime: RuntimeInfo,
-                                                                       store: SqliteTaskStore) -> None:
+async def test_retention_keeps_a_subtree_until_all_of_it_is_finished(
+    runtime: RuntimeInfo, store: SqliteTaskStore
+) -> None:
     clock = Clock(datetime(2026, 1, 1, tzinfo=UTC))
     svc = await open_service(runtime, store, clock, retention_seconds=60, max_finished=0)
     try:
@@ -545,8 +592,9 @@ async def test_retention_keeps_a_subtree_until_all_of_it_is_finished(runtime: Ru
 
 async def test_retention_applies_at_open_to_what_was_stored(runtime: RuntimeInfo, store: SqliteTaskStore) -> None:
     now = datetime.now(UTC)
-    await store.put([_finished(i, now - timedelta(days=2)) for i in range(5)]
-                    + [_finished(i, now) for i in range(5, 10)])
+    await store.put(
+        [_finished(i, now - timedelta(days=2)) for i in range(5)] + [_finished(i, now) for i in range(5, 10)]
+    )
     svc = await open_service(runtime, store, retention_seconds=86_400, max_finished=4)
     try:
         deadline = time.monotonic() + 10
@@ -562,15 +610,44 @@ async def test_retention_applies_at_open_to_what_was_stored(runtime: RuntimeInfo
 async def test_restore_without_the_daemon(runtime: RuntimeInfo, store: SqliteTaskStore) -> None:
     now = datetime.now(UTC)
     base = _finished(0, now)
-    await store.put([
-        replace(base, id="vb-ok", seq=1, state=TaskState.NOT_STARTED, language=Language.VBNET,
-                code="Return n + 1", arguments={"n": 1}, completed_at=None, started_at=None, output=None),
-        replace(base, id="vb-broken", seq=2, state=TaskState.NOT_STARTED, language=Language.VBNET,
-                code="Return nope", completed_at=None, started_at=None, output=None),
-        replace(base, id="ps-broken", seq=3, state=TaskState.NOT_STARTED, code="if (", completed_at=None,
-                started_at=None, output=None),
-        replace(base, id="stopping", seq=4, state=TaskState.STOPPING, completed_at=None, output=None),
-    ])
+    await store.put(
+        [
+            replace(
+                base,
+                id="vb-ok",
+                seq=1,
+                state=TaskState.NOT_STARTED,
+                language=Language.VBNET,
+                code="Return n + 1",
+                arguments={"n": 1},
+                completed_at=None,
+                started_at=None,
+                output=None,
+            ),
+            replace(
+                base,
+                id="vb-broken",
+                seq=2,
+                state=TaskState.NOT_STARTED,
+                language=Language.VBNET,
+                code="Return nope",
+                completed_at=None,
+                started_at=None,
+                output=None,
+            ),
+            replace(
+                base,
+                id="ps-broken",
+                seq=3,
+                state=TaskState.NOT_STARTED,
+                code="if (",
+                completed_at=None,
+                started_at=None,
+                output=None,
+            ),
+            replace(base, id="stopping", seq=4, state=TaskState.STOPPING, completed_at=None, output=None),
+        ]
+    )
     svc = await open_service(runtime, store)
     try:
         assert svc.get("vb-ok")["State"] == "NotStarted"
@@ -590,5 +667,10 @@ async def test_restore_without_the_daemon(runtime: RuntimeInfo, store: SqliteTas
     finally:
         await svc.close()
     states = {t.data.id: t.data.state for t in await store.load()}
-    assert states == {"vb-ok": TaskState.COMPLETED, "vb-broken": TaskState.FAILED, "ps-broken": TaskState.FAILED,
-                      "stopping": TaskState.FAILED, "new": TaskState.NOT_STARTED}
+    assert states == {
+        "vb-ok": TaskState.COMPLETED,
+        "vb-broken": TaskState.FAILED,
+        "ps-broken": TaskState.FAILED,
+        "stopping": TaskState.FAILED,
+        "new": TaskState.NOT_STARTED,
+    }

@@ -91,8 +91,13 @@ async def test_record_fields_and_lifecycle(svc: TaskService) -> None:
     started, completed, duration = done["StartedAt"], done["CompletedAt"], done["Duration"]
     assert started is not None and completed is not None and duration is not None
     assert started <= completed and duration.startswith("00:00:")
-    assert svc.result(rec["Id"]) == {"Id": rec["Id"], "CreatedAt": rec["CreatedAt"], "State": "Completed",
-                                     "Output": ["hi"], "Error": None}
+    assert svc.result(rec["Id"]) == {
+        "Id": rec["Id"],
+        "CreatedAt": rec["CreatedAt"],
+        "State": "Completed",
+        "Output": ["hi"],
+        "Error": None,
+    }
     with pytest.raises(TaskConflictError, match="nothing to cancel"):
         await svc.cancel(rec["Id"])  # finished → refused
 
@@ -156,14 +161,20 @@ async def test_list_filters_newest_first(svc: TaskService) -> None:
 
 async def test_no_leak_between_powershell_tasks(svc: TaskService) -> None:
     await run(svc, "$global:leak = 1; function Get-Leak { 1 }; Set-Alias gleak Get-Leak; Set-Location /tmp; 'set'")
-    done = await run(svc, "[bool]$global:leak; [bool](Get-Command Get-Leak -ErrorAction Ignore); "
-                          "[bool](Get-Alias gleak -ErrorAction Ignore); (Get-Location).Path -eq '/tmp'")
+    done = await run(
+        svc,
+        "[bool]$global:leak; [bool](Get-Command Get-Leak -ErrorAction Ignore); "
+        "[bool](Get-Alias gleak -ErrorAction Ignore); (Get-Location).Path -eq '/tmp'",
+    )
     assert svc.result(done["Id"])["Output"] == [False, False, False, False]
 
 
 async def test_arguments_become_variables_and_bind_param(svc: TaskService) -> None:
-    done = await run(svc, "param([int]$Count, [string]$Label) \"$Label=$($Count * 2)\"; $extra.GetType().Name",
-                     arguments={"Count": 21, "Label": "x", "extra": [1, 2]})
+    done = await run(
+        svc,
+        'param([int]$Count, [string]$Label) "$Label=$($Count * 2)"; $extra.GetType().Name',
+        arguments={"Count": 21, "Label": "x", "extra": [1, 2]},
+    )
     assert svc.result(done["Id"])["Output"] == ["x=42", "Object[]"]
     done = await run(svc, "$sec + 1; $TaskId", arguments={"sec": 2})
     assert svc.result(done["Id"])["Output"] == [3, done["Id"]]
@@ -177,8 +188,13 @@ async def test_status_message_says_running_once_started(svc: TaskService) -> Non
 
 
 async def test_task_progress_object(svc: TaskService) -> None:
-    rec = await svc.create(TaskSpec(code="$TaskProgress.PercentComplete = 150; $TaskProgress.StatusMessage = 'half';"
-                                         "$TaskProgress.StatusMessage = ' '; Start-Sleep 5", auto_start=True))
+    rec = await svc.create(
+        TaskSpec(
+            code="$TaskProgress.PercentComplete = 150; $TaskProgress.StatusMessage = 'half';"
+            "$TaskProgress.StatusMessage = ' '; Start-Sleep 5",
+            auto_start=True,
+        )
+    )
     await wait_for(lambda: svc.get(rec["Id"])["Progress"]["StatusMessage"] == "half")
     assert svc.get(rec["Id"])["Progress"]["PercentComplete"] == 100  # clamped
     await svc.cancel(rec["Id"])
@@ -187,18 +203,28 @@ async def test_task_progress_object(svc: TaskService) -> None:
 
 
 async def test_write_progress_updates_progress(svc: TaskService) -> None:
-    rec = await svc.create(TaskSpec(
-        code="Write-Progress -Activity 'Copying' -Status 'file 3 of 8' -PercentComplete 37 "
-             "-CurrentOperation 'a.txt' -SecondsRemaining 12; Start-Sleep 10", auto_start=True))
+    rec = await svc.create(
+        TaskSpec(
+            code="Write-Progress -Activity 'Copying' -Status 'file 3 of 8' -PercentComplete 37 "
+            "-CurrentOperation 'a.txt' -SecondsRemaining 12; Start-Sleep 10",
+            auto_start=True,
+        )
+    )
     await wait_for(lambda: svc.get(rec["Id"])["Progress"]["Activity"] == "Copying")
-    assert svc.get(rec["Id"])["Progress"] == {"PercentComplete": 37, "StatusMessage": "file 3 of 8",
-                                              "Activity": "Copying", "CurrentOperation": "a.txt",
-                                              "SecondsRemaining": 12}
+    assert svc.get(rec["Id"])["Progress"] == {
+        "PercentComplete": 37,
+        "StatusMessage": "file 3 of 8",
+        "Activity": "Copying",
+        "CurrentOperation": "a.txt",
+        "SecondsRemaining": 12,
+    }
     await svc.cancel(rec["Id"])
 
 
 async def test_each_stream_is_captured_in_order(svc: TaskService) -> None:
-    done = await run(svc, """
+    done = await run(
+        svc,
+        """
         Write-Error 'e1'
         Write-Warning 'w1'
         Write-Verbose 'v1' -Verbose
@@ -206,16 +232,25 @@ async def test_each_stream_is_captured_in_order(svc: TaskService) -> None:
         Write-Information 'i1'
         Write-Host 'h1'
         'out'
-    """)
+    """,
+    )
     assert done["State"] == "Completed"  # a non-terminating error does not fail the task
     records = svc.streams(done["Id"])["Records"]
     assert [(r["Stream"], r["Message"]) for r in records] == [
-        ("Error", "e1"), ("Warning", "w1"), ("Verbose", "v1"), ("Debug", "d1"),
-        ("Information", "i1"), ("Information", "h1"),
+        ("Error", "e1"),
+        ("Warning", "w1"),
+        ("Verbose", "v1"),
+        ("Debug", "d1"),
+        ("Information", "i1"),
+        ("Information", "h1"),
     ]
     assert [r["Index"] for r in records] == list(range(6))
-    assert svc.streams(done["Id"], since=4) == {"Id": done["Id"], "CreatedAt": done["CreatedAt"],
-                                                "Records": records[4:], "Next": 6}
+    assert svc.streams(done["Id"], since=4) == {
+        "Id": done["Id"],
+        "CreatedAt": done["CreatedAt"],
+        "Records": records[4:],
+        "Next": 6,
+    }
     assert svc.result(done["Id"])["Output"] == ["out"]
 
 
@@ -245,13 +280,16 @@ async def test_terminating_cmdlet_error(svc: TaskService) -> None:
     assert "ItemNotFoundException" in error_of(done)["Type"]
 
 
-@pytest.mark.parametrize("code", [
-    "$name = Read-Host 'Your name'; \"hello $name\"",
-    "Get-Credential",
-    "param([Parameter(Mandatory)][string]$Needed) $Needed",
-    "$host.UI.PromptForChoice('t', 'm', [System.Management.Automation.Host.ChoiceDescription[]]@('&Yes'), 0)",
-    "Remove-Item -Path $env:HOME -Recurse -Confirm",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "$name = Read-Host 'Your name'; \"hello $name\"",
+        "Get-Credential",
+        "param([Parameter(Mandatory)][string]$Needed) $Needed",
+        "$host.UI.PromptForChoice('t', 'm', [System.Management.Automation.Host.ChoiceDescription[]]@('&Yes'), 0)",
+        "Remove-Item -Path $env:HOME -Recurse -Confirm",
+    ],
+)
 async def test_prompting_task_fails_fast(svc: TaskService, code: str) -> None:
     started = time.monotonic()
     done = await run(svc, code, timeout=20)
@@ -298,12 +336,15 @@ async def test_timeout_fails_with_timeout_exception(svc: TaskService) -> None:
 
 
 async def test_deep_and_cyclic_output(svc: TaskService) -> None:
-    done = await run(svc, """
+    done = await run(
+        svc,
+        """
         $cycle = @{ Name = 'root' }; $cycle.Self = $cycle; $cycle
         $deep = 'bottom'; 1..30 | ForEach-Object { $deep = @{ Inner = $deep } }; $deep
         [pscustomobject]@{ When = [datetime]'2026-01-02T03:04:05Z'; Span = [timespan]'01:02:03'; Nan = [double]::NaN }
         Get-Item /
-    """)
+    """,
+    )
     assert done["State"] == "Completed"
     cycle, deep, custom, item = svc.result(done["Id"])["Output"]
     assert cycle["Name"] == "root" and isinstance(cycle["Self"], str)  # the cycle became a string
@@ -330,23 +371,46 @@ async def test_output_size_limit(runtime: RuntimeInfo) -> None:
 
 
 async def test_csharp_typed_arguments_and_globals(svc: TaskService) -> None:
-    done = await run(svc, """
+    done = await run(
+        svc,
+        """
         TaskProgress.PercentComplete = 50;
         var kinds = string.Join(",", total.GetType().Name, big.GetType().Name, ratio.GetType().Name,
                                 flag.GetType().Name, label.GetType().Name, items.Length, map["k"]);
         $"{kinds}|{TaskId == Arguments["id"].ToString()}|{CancellationToken.CanBeCanceled}"
-    """, CS, arguments={"total": 1500, "big": 2**40, "ratio": 0.5, "flag": True, "label": "s",
-                        "items": [1, "two"], "map": {"k": "v"}, "id": "x"})
+    """,
+        CS,
+        arguments={
+            "total": 1500,
+            "big": 2**40,
+            "ratio": 0.5,
+            "flag": True,
+            "label": "s",
+            "items": [1, "two"],
+            "map": {"k": "v"},
+            "id": "x",
+        },
+    )
     assert done["State"] == "Completed", done["Error"]
     assert svc.result(done["Id"])["Output"] == "Int32,Int64,Double,Boolean,String,2,v|False|True"
 
 
 async def test_csharp_await_and_console_capture(svc: TaskService) -> None:
-    a = await svc.create(TaskSpec(code='for (var i = 0; i < 3; i++) { Console.WriteLine($"A{i}"); '
-                                       "await Task.Delay(20); } \"a\"", language=CS, auto_start=True))
-    b = await svc.create(TaskSpec(code='for (var i = 0; i < 3; i++) { Console.Write($"B{i}"); Console.WriteLine(); '
-                                       'Console.Error.WriteLine("oops"); await Task.Delay(20); } "b"',
-                                  language=CS, auto_start=True))
+    a = await svc.create(
+        TaskSpec(
+            code='for (var i = 0; i < 3; i++) { Console.WriteLine($"A{i}"); await Task.Delay(20); } "a"',
+            language=CS,
+            auto_start=True,
+        )
+    )
+    b = await svc.create(
+        TaskSpec(
+            code='for (var i = 0; i < 3; i++) { Console.Write($"B{i}"); Console.WriteLine(); '
+            'Console.Error.WriteLine("oops"); await Task.Delay(20); } "b"',
+            language=CS,
+            auto_start=True,
+        )
+    )
     for rec, prefix in ((a, "A"), (b, "B")):
         done = await svc.wait(rec["Id"], 30)
         assert done["State"] == "Completed"
@@ -357,8 +421,9 @@ async def test_csharp_await_and_console_capture(svc: TaskService) -> None:
 
 async def test_csharp_compile_error_refuses_creation(svc: TaskService) -> None:
     with pytest.raises(CompileError) as info:
-        await svc.create(TaskSpec(code="var ok = 1;\n\nvar bad = ok + nothere;", language=CS, id="cs-bad",
-                                  arguments={"total": 1}))
+        await svc.create(
+            TaskSpec(code="var ok = 1;\n\nvar bad = ok + nothere;", language=CS, id="cs-bad", arguments={"total": 1})
+        )
     diag = [d for d in info.value.diagnostics if d["Severity"] == "Error"]
     assert [(d["Id"], d["Line"], d["Column"]) for d in diag] == [("CS0103", 3, 16)]
     assert "CS0103" in info.value.detail and "line 3" in info.value.detail
@@ -366,15 +431,14 @@ async def test_csharp_compile_error_refuses_creation(svc: TaskService) -> None:
 
 
 async def test_csharp_exception_fails_with_position(svc: TaskService) -> None:
-    done = await run(svc, "var x = 1;\nthrow new InvalidOperationException(\"nope\");", CS)
+    done = await run(svc, 'var x = 1;\nthrow new InvalidOperationException("nope");', CS)
     assert done["State"] == "Failed"
     assert error_of(done)["Type"] == "System.InvalidOperationException"
     assert error_of(done)["Message"] == "nope" and error_of(done)["Line"] == 2
 
 
 async def test_csharp_cancel_with_token_is_prompt(svc: TaskService) -> None:
-    rec = await svc.create(TaskSpec(code="await Task.Delay(60000, CancellationToken); 1", language=CS,
-                                    auto_start=True))
+    rec = await svc.create(TaskSpec(code="await Task.Delay(60000, CancellationToken); 1", language=CS, auto_start=True))
     await wait_for(lambda: svc.get(rec["Id"])["State"] == "Running")
     await asyncio.sleep(0.3)
     t0 = time.monotonic()
@@ -386,8 +450,13 @@ async def test_csharp_cancel_with_token_is_prompt(svc: TaskService) -> None:
 
 async def test_uncooperative_csharp_is_abandoned_after_grace(svc: TaskService) -> None:
     before = svc.abandoned
-    rec = await svc.create(TaskSpec(code="var end = DateTime.UtcNow.AddSeconds(20); "
-                                         "while (DateTime.UtcNow < end) { } 1", language=CS, auto_start=True))
+    rec = await svc.create(
+        TaskSpec(
+            code="var end = DateTime.UtcNow.AddSeconds(20); while (DateTime.UtcNow < end) { } 1",
+            language=CS,
+            auto_start=True,
+        )
+    )
     await wait_for(lambda: svc.get(rec["Id"])["State"] == "Running")
     await svc.cancel(rec["Id"])
     assert svc.get(rec["Id"])["State"] == "Stopping"
@@ -400,8 +469,7 @@ async def test_uncooperative_csharp_is_abandoned_after_grace(svc: TaskService) -
 
 async def _cancel_inside_call(svc: TaskService, call: str) -> tuple[TaskRecordJson, float]:
     """Start ``call`` after a progress marker, cancel once the marker shows; return (record, seconds)."""
-    rec = await svc.create(TaskSpec(code=f"$TaskProgress.StatusMessage = 'in call'; {call}; 'late'",
-                                    auto_start=True))
+    rec = await svc.create(TaskSpec(code=f"$TaskProgress.StatusMessage = 'in call'; {call}; 'late'", auto_start=True))
     await wait_for(lambda: svc.get(rec["Id"])["Progress"]["StatusMessage"] == "in call")
     await asyncio.sleep(0.2)
     t0 = time.monotonic()
@@ -410,11 +478,14 @@ async def _cancel_inside_call(svc: TaskService, call: str) -> tuple[TaskRecordJs
     return done, time.monotonic() - t0
 
 
-@pytest.mark.parametrize("call", [
-    "[System.Threading.Thread]::Sleep(4000)",
-    # Catastrophic backtracking, bounded at 4 s by the regex timeout whatever the CPU.
-    "[regex]::Match(('a' * 40) + '!', '^(a+)+$', 'None', [timespan]::FromSeconds(4))",
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "[System.Threading.Thread]::Sleep(4000)",
+        # Catastrophic backtracking, bounded at 4 s by the regex timeout whatever the CPU.
+        "[regex]::Match(('a' * 40) + '!', '^(a+)+$', 'None', [timespan]::FromSeconds(4))",
+    ],
+)
 async def test_uninterruptible_powershell_call_is_abandoned_after_grace(svc: TaskService, call: str) -> None:
     # The pipeline stop cannot interrupt a .NET method call; the task is let go after the grace period.
     done, seconds = await _cancel_inside_call(svc, call)
@@ -426,18 +497,24 @@ async def test_uninterruptible_powershell_call_is_abandoned_after_grace(svc: Tas
 
 async def test_powershell_stop_reaches_script_block_callbacks(svc: TaskService) -> None:
     done, seconds = await _cancel_inside_call(
-        svc, "$end = [datetime]::UtcNow.AddSeconds(15); "
-             "[System.Threading.SpinWait]::SpinUntil([Func[bool]]{ [datetime]::UtcNow -gt $end })")
+        svc,
+        "$end = [datetime]::UtcNow.AddSeconds(15); "
+        "[System.Threading.SpinWait]::SpinUntil([Func[bool]]{ [datetime]::UtcNow -gt $end })",
+    )
     assert done["State"] == "Stopped" and done["Progress"]["StatusMessage"] == "Cancelled"
     assert seconds < 0.9
 
 
 async def test_vb_arguments_progress_and_token(svc: TaskService) -> None:
-    done = await run(svc, "TaskProgress.StatusMessage = \"vb\"\n"
-                          "Await Task.Delay(10, CancellationToken)\n"
-                          "Console.WriteLine(\"from vb\")\n"
-                          "Return name & \":\" & (total * 2).ToString()", VB,
-                     arguments={"total": 21, "name": "n"})
+    done = await run(
+        svc,
+        'TaskProgress.StatusMessage = "vb"\n'
+        "Await Task.Delay(10, CancellationToken)\n"
+        'Console.WriteLine("from vb")\n'
+        'Return name & ":" & (total * 2).ToString()',
+        VB,
+        arguments={"total": 21, "name": "n"},
+    )
     assert done["State"] == "Completed", done["Error"]
     assert svc.result(done["Id"])["Output"] == "n:42"
     assert [r["Message"] for r in svc.streams(done["Id"])["Records"]] == ["from vb"]
@@ -450,8 +527,9 @@ async def test_vb_compile_error_user_lines(svc: TaskService) -> None:
 
 
 async def test_vb_cancel_with_token(svc: TaskService) -> None:
-    rec = await svc.create(TaskSpec(code="Await Task.Delay(60000, CancellationToken)\nReturn 1", language=VB,
-                                    auto_start=True))
+    rec = await svc.create(
+        TaskSpec(code="Await Task.Delay(60000, CancellationToken)\nReturn 1", language=VB, auto_start=True)
+    )
     await wait_for(lambda: svc.get(rec["Id"])["State"] == "Running")
     await asyncio.sleep(0.2)
     t0 = time.monotonic()
@@ -461,8 +539,11 @@ async def test_vb_cancel_with_token(svc: TaskService) -> None:
 
 
 async def test_csharp_cyclic_result(svc: TaskService) -> None:
-    done = await run(svc, "class Node { public string Name = \"n\"; public Node Next { get; set; } }\n"
-                          "var n = new Node(); n.Next = n; n", CS)
+    done = await run(
+        svc,
+        'class Node { public string Name = "n"; public Node Next { get; set; } }\nvar n = new Node(); n.Next = n; n',
+        CS,
+    )
     assert done["State"] == "Completed"
     out = svc.result(done["Id"])["Output"]
     assert isinstance(out, dict) and isinstance(out["Next"], str)
@@ -494,6 +575,7 @@ def loaded_assemblies_after_gc() -> int:
 async def test_distinct_csharp_scripts_do_not_grow_without_bound(runtime: RuntimeInfo) -> None:
     proc = psutil.Process()
     async with own_service(max_runspaces=4, compile_cache_size=16) as service:
+
         async def churn(start: int, count: int) -> None:
             for i in range(start, start + count):
                 rec = await run(service, f"var data = new byte[64 * 1024]; data.Length + {i}", CS)
@@ -578,8 +660,12 @@ async def test_removing_a_finished_parent_removes_children(svc: TaskService) -> 
 
 
 async def test_events_deliver_progress_then_final_state(svc: TaskService) -> None:
-    rec = await svc.create(TaskSpec(code="1..3 | % { $TaskProgress.PercentComplete = $_ * 30; "
-                                         "Write-Warning \"step $_\"; Start-Sleep -Milliseconds 300 }; 'done'"))
+    rec = await svc.create(
+        TaskSpec(
+            code="1..3 | % { $TaskProgress.PercentComplete = $_ * 30; "
+            "Write-Warning \"step $_\"; Start-Sleep -Milliseconds 300 }; 'done'"
+        )
+    )
     seen: list[tuple[str, Any]] = []
 
     async def listen() -> None:
@@ -621,8 +707,13 @@ async def test_huge_powershell_output_is_bounded(runtime: RuntimeInfo) -> None:
 
 
 async def test_extra_imports_and_refs(svc: TaskService) -> None:
-    done = await run(svc, "PSVersionInfo.PSVersion.ToString()", CS,
-                     extra_imports=["System.Management.Automation"], extra_refs=["System.Management.Automation"])
+    done = await run(
+        svc,
+        "PSVersionInfo.PSVersion.ToString()",
+        CS,
+        extra_imports=["System.Management.Automation"],
+        extra_refs=["System.Management.Automation"],
+    )
     assert svc.result(done["Id"])["Output"] == "7.6.9"
     with pytest.raises(CompileError) as info:
         await svc.create(TaskSpec(code="1", language=VB, extra_refs=["No.Such.Assembly"]))

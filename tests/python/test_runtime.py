@@ -60,7 +60,10 @@ def test_missing_bundle_in_a_fresh_process_fails_clearly(tmp_path: Path) -> None
     env = dict(os.environ, KRTASKS_BUNDLE=str(tmp_path / "absent"))
     proc = subprocess.run(
         [sys.executable, "-c", "from krtasks.runtime import load_runtime; load_runtime()"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode != 0
     assert "RuntimeNotAvailableError" in proc.stderr

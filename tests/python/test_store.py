@@ -35,13 +35,24 @@ T0 = datetime(2026, 11, 29, 10, 0, 0, 123456, tzinfo=UTC)
 def stored(task_id: str, seq: int = 1, state: TaskState = TaskState.COMPLETED, **kw: Any) -> TaskData:
     finished = state.finished
     values: dict[str, Any] = dict(
-        id=task_id, name=f"Task {task_id}", description="", language=Language.POWERSHELL, code="'hi'",
-        arguments={}, timeout_seconds=None, parent_id="", extra_imports=[], extra_refs=[],
-        created_at=T0 + timedelta(seconds=seq), seq=seq, state=state,
+        id=task_id,
+        name=f"Task {task_id}",
+        description="",
+        language=Language.POWERSHELL,
+        code="'hi'",
+        arguments={},
+        timeout_seconds=None,
+        parent_id="",
+        extra_imports=[],
+        extra_refs=[],
+        created_at=T0 + timedelta(seconds=seq),
+        seq=seq,
+        state=state,
         started_at=T0 + timedelta(seconds=seq + 1) if state != TaskState.NOT_STARTED else None,
         completed_at=T0 + timedelta(seconds=seq + 2) if finished else None,
         progress=Progress(100 if finished else 0, state.value),
-        error=None, output=["hi"] if finished else None,
+        error=None,
+        output=["hi"] if finished else None,
     )
     values.update(kw)
     return TaskData(**values)
@@ -63,17 +74,29 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteTaskStore]:
 
 async def test_round_trip_keeps_every_field(store: SqliteTaskStore, tmp_path: Path) -> None:
     full = stored(
-        "Full-1", seq=7, state=TaskState.FAILED, language=Language.CSHARP, code="return Name + \"ü\";",
-        name="naïve ✓", description="multi\nline", arguments={"Name": "x", "N": 3, "F": 1.5, "L": [1, None],
-                                                              "O": {"a": True}},
-        timeout_seconds=2.5, parent_id="Parent", extra_imports=["System.Text"], extra_refs=["System.Xml"],
+        "Full-1",
+        seq=7,
+        state=TaskState.FAILED,
+        language=Language.CSHARP,
+        code='return Name + "ü";',
+        name="naïve ✓",
+        description="multi\nline",
+        arguments={"Name": "x", "N": 3, "F": 1.5, "L": [1, None], "O": {"a": True}},
+        timeout_seconds=2.5,
+        parent_id="Parent",
+        extra_imports=["System.Text"],
+        extra_refs=["System.Xml"],
         error=TaskErrorInfo("System.Exception", "boom", None, "at x", 3, 9),
         output={"deep": [{"k": "v" * 1000}], "n": 1e300, "neg": -0.5, "none": None},
     )
     plain = stored("plain", seq=8, state=TaskState.NOT_STARTED)
     await store.put([full, plain])
-    await store.add_records([("Full-1", 0, "Warning", "w ✓", "2026-11-29T10:00:01.0000000Z"),
-                             ("FULL-1", 1, "Error", "e\nmultiline", "2026-11-29T10:00:02.0000000Z")])
+    await store.add_records(
+        [
+            ("Full-1", 0, "Warning", "w ✓", "2026-11-29T10:00:01.0000000Z"),
+            ("FULL-1", 1, "Error", "e\nmultiline", "2026-11-29T10:00:02.0000000Z"),
+        ]
+    )
     loaded = await store.load()
     assert [t.data.id for t in loaded] == ["Full-1", "plain"]
     expected_records = [
@@ -115,8 +138,9 @@ async def test_records_of_unknown_tasks_are_dropped_and_repeats_ignored(store: S
 
 async def test_delete_removes_records_and_ignores_unknown_ids(store: SqliteTaskStore) -> None:
     await store.put([stored("a", 1), stored("b", 2)])
-    await store.add_records([("a", i, "Information", str(i), "t") for i in range(100)]
-                            + [("b", 0, "Information", "b", "t")])
+    await store.add_records(
+        [("a", i, "Information", str(i), "t") for i in range(100)] + [("b", 0, "Information", "b", "t")]
+    )
     await store.delete(["a", "nope"])
     assert [t.data.id for t in await store.load()] == ["b"]
     assert store.count() == (1, 1)
@@ -233,13 +257,16 @@ def test_garbage_file_is_refused_then_moved_aside_only_on_reset(tmp_path: Path) 
 def test_corrupt_pages_are_refused(tmp_path: Path) -> None:
     s = open_store(tmp_path)
     asyncio.run(_put_one(s, "x"))
-    s._call(lambda c: c.executemany("INSERT INTO records VALUES ('x', ?, 's', ?, 't')",
-                                    [(i, "m" * 200) for i in range(2000)]))
+    s._call(
+        lambda c: c.executemany(
+            "INSERT INTO records VALUES ('x', ?, 's', ?, 't')", [(i, "m" * 200) for i in range(2000)]
+        )
+    )
     s.close_sync()
     path = tmp_path / STORE_FILE
     data = bytearray(path.read_bytes())
     assert len(data) > 16 * 4096
-    data[8 * 4096:12 * 4096] = os.urandom(4 * 4096)  # wreck pages in the middle, keep the header
+    data[8 * 4096 : 12 * 4096] = os.urandom(4 * 4096)  # wreck pages in the middle, keep the header
     path.write_bytes(bytes(data))
     before = sha(path)
     with pytest.raises(StoreError, match=r"refused and left untouched.*(corrupt|malformed)"):
@@ -363,7 +390,7 @@ async def test_large_writes_do_not_block_the_event_loop(store: SqliteTaskStore) 
     tick = asyncio.create_task(ticker())
     await asyncio.sleep(0.05)
     began = time.perf_counter()
-    writes = [store.put(big[i:i + 100]) for i in range(0, 1000, 100)]
+    writes = [store.put(big[i : i + 100]) for i in range(0, 1000, 100)]
     writes += [store.add_records(batch) for batch in records]
     await asyncio.gather(*writes)
     took = time.perf_counter() - began

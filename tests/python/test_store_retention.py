@@ -14,12 +14,27 @@ from krtasks.models import Language, TaskData, TaskState
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def entry(task_id: str, seq: int, state: TaskState = TaskState.COMPLETED, completed: float | None = None,
-          parent: str = "") -> TaskEntry:
-    return TaskEntry(TaskData(id=task_id, name=task_id, description="", language=Language.POWERSHELL, code="1",
-                              arguments={}, timeout_seconds=None, parent_id=parent, extra_imports=[], extra_refs=[],
-                              created_at=T0, seq=seq, state=state,
-                              completed_at=None if completed is None else T0 + timedelta(seconds=completed)))
+def entry(
+    task_id: str, seq: int, state: TaskState = TaskState.COMPLETED, completed: float | None = None, parent: str = ""
+) -> TaskEntry:
+    return TaskEntry(
+        TaskData(
+            id=task_id,
+            name=task_id,
+            description="",
+            language=Language.POWERSHELL,
+            code="1",
+            arguments={},
+            timeout_seconds=None,
+            parent_id=parent,
+            extra_imports=[],
+            extra_refs=[],
+            created_at=T0,
+            seq=seq,
+            state=state,
+            completed_at=None if completed is None else T0 + timedelta(seconds=completed),
+        )
+    )
 
 
 def registry(*tasks: TaskEntry) -> Registry:
@@ -34,9 +49,13 @@ def at(seconds: float) -> datetime:
 
 
 def test_age_limit_removes_exactly_the_old_finished_tasks() -> None:
-    reg = registry(entry("a", 1, completed=0), entry("b", 2, TaskState.FAILED, completed=50),
-                   entry("c", 3, TaskState.STOPPED, completed=100), entry("run", 4, TaskState.RUNNING),
-                   entry("new", 5, TaskState.NOT_STARTED))
+    reg = registry(
+        entry("a", 1, completed=0),
+        entry("b", 2, TaskState.FAILED, completed=50),
+        entry("c", 3, TaskState.STOPPED, completed=100),
+        entry("run", 4, TaskState.RUNNING),
+        entry("new", 5, TaskState.NOT_STARTED),
+    )
     assert select_expired(reg, at(150), 100, 0) == ["a", "b"]  # completed at or before now - 100 s
     assert select_expired(reg, at(99), 100, 0) == []
     assert select_expired(reg, at(10_000), 100, 0) == ["a", "b", "c"]  # never NotStarted or Running
@@ -44,8 +63,12 @@ def test_age_limit_removes_exactly_the_old_finished_tasks() -> None:
 
 
 def test_count_limit_removes_the_oldest_by_completion_not_creation() -> None:
-    reg = registry(entry("first", 1, completed=30), entry("second", 2, completed=10), entry("third", 3, completed=20),
-                   entry("idle", 4, TaskState.NOT_STARTED))
+    reg = registry(
+        entry("first", 1, completed=30),
+        entry("second", 2, completed=10),
+        entry("third", 3, completed=20),
+        entry("idle", 4, TaskState.NOT_STARTED),
+    )
     assert select_expired(reg, at(40), 0, 2) == ["second"]
     assert select_expired(reg, at(40), 0, 1) == ["second", "third"]
     assert select_expired(reg, at(40), 0, 3) == []
@@ -59,8 +82,12 @@ def test_age_and_count_together() -> None:
 
 
 def test_subtrees_go_whole_and_only_when_all_of_them_finished() -> None:
-    reg = registry(entry("p", 1, completed=0), entry("c1", 2, completed=5, parent="p"),
-                   entry("c2", 3, TaskState.RUNNING, parent="p"), entry("solo", 4, completed=1))
+    reg = registry(
+        entry("p", 1, completed=0),
+        entry("c1", 2, completed=5, parent="p"),
+        entry("c2", 3, TaskState.RUNNING, parent="p"),
+        entry("solo", 4, completed=1),
+    )
     # The parent has a running child: it stays; its finished child may go on its own.
     assert select_expired(reg, at(1000), 10, 0) == ["solo", "c1"]
     c2 = reg.get("c2").data
@@ -77,10 +104,21 @@ def test_a_child_removed_first_is_not_counted_twice() -> None:
     assert select_expired(reg, at(40), 0, 1) == ["c", "p"]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("0", 0), ("3600", 3600), ("1.5", 1.5), ("90s", 90), ("45m", 2700), ("24h", 86400), ("7d", 604800),
-    ("1h30m", 5400), ("1D2H", 93600), (" 10m ", 600),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("0", 0),
+        ("3600", 3600),
+        ("1.5", 1.5),
+        ("90s", 90),
+        ("45m", 2700),
+        ("24h", 86400),
+        ("7d", 604800),
+        ("1h30m", 5400),
+        ("1D2H", 93600),
+        (" 10m ", 600),
+    ],
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 

@@ -43,8 +43,9 @@ class EngineSet:
         """True once engines were installed."""
         return bool(self._engines)
 
-    async def prepare(self, language: Language, code: str, arguments: dict[str, Any], extra_imports: list[str],
-                      extra_refs: list[str]) -> Prepared:
+    async def prepare(
+        self, language: Language, code: str, arguments: dict[str, Any], extra_imports: list[str], extra_refs: list[str]
+    ) -> Prepared:
         """Parse or compile code of ``language`` with its arguments (JSON values by name).
 
         Raises:
@@ -54,8 +55,9 @@ class EngineSet:
         engine = self._engines.get(language)
         if engine is None:
             raise RuntimeError(f"no {language} engine: TaskService.open() was not called")
-        request = CodeRequest(code, arguments, json.dumps(arguments, allow_nan=False), tuple(extra_imports),
-                              tuple(extra_refs))
+        request = CodeRequest(
+            code, arguments, json.dumps(arguments, allow_nan=False), tuple(extra_imports), tuple(extra_refs)
+        )
         prepared = await engine.prepare(request)
         if prepared.compiled:
             self._on_compiled(language)

@@ -26,8 +26,9 @@ class Lifecycle:
         """Announce a newly registered task."""
         self.observers.created(task)
 
-    def move(self, task: TaskEntry, state: TaskState, *, progress: Progress | None = None,
-             error: TaskErrorInfo | None = None) -> StateChange:
+    def move(
+        self, task: TaskEntry, state: TaskState, *, progress: Progress | None = None, error: TaskErrorInfo | None = None
+    ) -> StateChange:
         """Change the task's state (with progress and error, when given) and tell the observers."""
         change = transition(task.data, state, self.clock(), progress=progress, error=error)
         self.observers.changed(task, change)
@@ -45,8 +46,10 @@ class Lifecycle:
         if not raw:
             return
         start = len(task.records)
-        new = [StreamRecord(start + i, cast(StreamName, stream), message, when)
-               for i, (stream, message, when) in enumerate(raw)]
+        new = [
+            StreamRecord(start + i, cast(StreamName, stream), message, when)
+            for i, (stream, message, when) in enumerate(raw)
+        ]
         task.records.extend(new)
         self.observers.wrote(task, new)
 

@@ -22,8 +22,16 @@ class TaskOperations:
     """What each command does; every change goes through the lifecycle, and each answer waits until the
     change is durable."""
 
-    def __init__(self, config: ServiceConfig, registry: Registry, engines: EngineSet, lifecycle: Lifecycle,
-                 supervisor: RunSupervisor, journal: NullJournal, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        registry: Registry,
+        engines: EngineSet,
+        lifecycle: Lifecycle,
+        supervisor: RunSupervisor,
+        journal: NullJournal,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._config = config
         self._registry = registry
         self._engines = engines
@@ -37,21 +45,33 @@ class TaskOperations:
         :meth:`krtasks.core.service.TaskService.create`)."""
         valid = validate(spec, self._registry, self._config.default_timeout_seconds)
         with self._registry.reserve(valid.id):
-            prepared = await self._engines.prepare(valid.language, valid.code, valid.arguments, valid.extra_imports,
-                                                  valid.extra_refs)
+            prepared = await self._engines.prepare(
+                valid.language, valid.code, valid.arguments, valid.extra_imports, valid.extra_refs
+            )
         parent = self._registry.find(valid.parent.id) if valid.parent is not None else None
-        task = TaskEntry(TaskData(
-            id=valid.id, seq=self._registry.next_seq(), name=valid.name, description=valid.description,
-            language=valid.language, code=valid.code, arguments=valid.arguments, timeout_seconds=valid.timeout_seconds,
-            parent_id=parent.id if parent is not None else "", extra_imports=valid.extra_imports,
-            extra_refs=valid.extra_refs, created_at=self._clock()), prepared=prepared)
+        task = TaskEntry(
+            TaskData(
+                id=valid.id,
+                seq=self._registry.next_seq(),
+                name=valid.name,
+                description=valid.description,
+                language=valid.language,
+                code=valid.code,
+                arguments=valid.arguments,
+                timeout_seconds=valid.timeout_seconds,
+                parent_id=parent.id if parent is not None else "",
+                extra_imports=valid.extra_imports,
+                extra_refs=valid.extra_refs,
+                created_at=self._clock(),
+            ),
+            prepared=prepared,
+        )
         self._registry.add(task)
         self._life.created(task)
         if spec.auto_start:
             self._supervisor.start(task)
         await self._journal.durable(task)
         return task.record()
-
 
     async def start(self, task_id: str) -> TaskRecordJson:
         """Start a NotStarted task (refused otherwise)."""
@@ -62,7 +82,6 @@ class TaskOperations:
         await self._journal.durable(task)
         return task.record()
 
-
     async def cancel(self, task_id: str) -> TaskRecordJson:
         """Cancel a task that has not finished (refused otherwise)."""
         task = self._registry.get(task_id)
@@ -72,7 +91,6 @@ class TaskOperations:
         await self._journal.durable(task)
         return task.record()
 
-
     async def remove(self, task_id: str, force: bool) -> list[str]:
         """Remove the task with its subtree (refused while some of it runs, unless ``force``)."""
         task = self._registry.get(task_id)
@@ -80,8 +98,9 @@ class TaskOperations:
         active = [t for t in subtree if t.state.active]
         if active:
             if not force:
-                raise TaskConflictError(f"Task '{task.id}' or one of its children is still running; cancel it "
-                                        "first or pass Force=true.")
+                raise TaskConflictError(
+                    f"Task '{task.id}' or one of its children is still running; cancel it first or pass Force=true."
+                )
             for t in active:
                 self._supervisor.cancel(t)
             await asyncio.gather(*(t.done.wait() for t in active))
@@ -94,7 +113,6 @@ class TaskOperations:
         self._life.removed(subtree)
         await self._journal.durable(task)
         return [t.id for t in subtree]
-
 
     async def rename(self, task_id: str, name: str | None, description: str | None) -> TaskRecordJson:
         """Set the name and/or the description (blank values refused)."""

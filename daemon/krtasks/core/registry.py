@@ -99,8 +99,14 @@ class Registry:
                 gone = key(subtree[0].id)
                 parent.children = [c for c in parent.children if key(c) != gone]
 
-    def select(self, *, state: TaskState | None = None, language: Language | None = None,
-               name: str | None = None, parent_id: str | None = None) -> list[TaskEntry]:
+    def select(
+        self,
+        *,
+        state: TaskState | None = None,
+        language: Language | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+    ) -> list[TaskEntry]:
         """Tasks newest first, filtered by exact state and language, ``name`` with ``*``/``?`` wildcards
         (case-insensitive), ``parent_id`` ("" for root tasks)."""
         pattern = name.lower() if name else None

@@ -26,12 +26,19 @@ log = logging.getLogger("krtasks.core")
 
 
 def _compile_failure(exc: CompileError) -> TaskErrorInfo:
-    where = [f"{d['Id']} at line {d['Line']}, column {d['Column']}: {d['Message']}" if d.get("Line")
-             else f"{d['Id']}: {d['Message']}" for d in exc.diagnostics]
+    where = [
+        f"{d['Id']} at line {d['Line']}, column {d['Column']}: {d['Message']}"
+        if d.get("Line")
+        else f"{d['Id']}: {d['Message']}"
+        for d in exc.diagnostics
+    ]
     first = next((d for d in exc.diagnostics if d.get("Severity") == "Error"), None)
-    return TaskErrorInfo("CompileError", "After the daemon restarted, the task's code no longer compiles:\n"
-                         + "\n".join(where), line=first.get("Line") if first else None,
-                         column=first.get("Column") if first else None)
+    return TaskErrorInfo(
+        "CompileError",
+        "After the daemon restarted, the task's code no longer compiles:\n" + "\n".join(where),
+        line=first.get("Line") if first else None,
+        column=first.get("Column") if first else None,
+    )
 
 
 async def _prepare_again(task: TaskEntry, engines: EngineSet) -> TaskErrorInfo | None:
@@ -40,8 +47,9 @@ async def _prepare_again(task: TaskEntry, engines: EngineSet) -> TaskErrorInfo |
     except CompileError as exc:
         return _compile_failure(exc)
     except Exception as exc:  # e.g. arguments the runtime no longer accepts
-        return TaskErrorInfo(type(exc).__name__, f"After the daemon restarted, the task could not be prepared "
-                             f"again: {exc}")
+        return TaskErrorInfo(
+            type(exc).__name__, f"After the daemon restarted, the task could not be prepared again: {exc}"
+        )
     return None
 
 
@@ -62,8 +70,9 @@ async def restore(store: TaskStore, registry: Registry, engines: EngineSet, cloc
         if data.state == TaskState.NOT_STARTED:
             error = await _prepare_again(task, engines)
         elif data.state.active:
-            error = TaskErrorInfo("Interrupted", f"The daemon restarted while the task was {data.state.value}; "
-                                  "its run was lost.")
+            error = TaskErrorInfo(
+                "Interrupted", f"The daemon restarted while the task was {data.state.value}; its run was lost."
+            )
             status = "Interrupted"
         if error is not None:
             transition(data, TaskState.FAILED, clock(), progress=data.progress.ended(status), error=error)
@@ -73,5 +82,9 @@ async def restore(store: TaskStore, registry: Registry, engines: EngineSet, cloc
     if changed:
         await store.put(changed)
     if len(registry):
-        log.info("restored %d tasks from the store in %.2f s (%d interrupted or no longer compiling)",
-                 len(registry), time.perf_counter() - began, len(changed))
+        log.info(
+            "restored %d tasks from the store in %.2f s (%d interrupted or no longer compiling)",
+            len(registry),
+            time.perf_counter() - began,
+            len(changed),
+        )

@@ -50,8 +50,10 @@ def select_expired(registry: Registry, now: datetime, retention_seconds: float, 
     ``max_finished``: beyond this many finished tasks, the oldest go (0: no count limit).
     A subtree removed for either reason counts all its finished tasks towards the limit.
     """
-    finished = sorted((t for t in registry if t.state.finished and t.data.completed_at is not None),
-                      key=lambda t: (t.data.completed_at, t.data.seq))
+    finished = sorted(
+        (t for t in registry if t.state.finished and t.data.completed_at is not None),
+        key=lambda t: (t.data.completed_at, t.data.seq),
+    )
     cutoff = now - timedelta(seconds=retention_seconds) if retention_seconds > 0 else None
     excess = len(finished) - max_finished if max_finished > 0 else 0
     gone: set[str] = set()
@@ -65,8 +67,9 @@ def select_expired(registry: Registry, now: datetime, retention_seconds: float, 
         subtree = registry.subtree(task)
         if not all(t.state.finished for t in subtree):
             continue
-        too_old = cutoff is not None and all(t.data.completed_at is not None and t.data.completed_at <= cutoff
-                                             for t in subtree)
+        too_old = cutoff is not None and all(
+            t.data.completed_at is not None and t.data.completed_at <= cutoff for t in subtree
+        )
         if excess > 0 or too_old:
             chosen.append(task.id)
             fresh = {key(t.id) for t in subtree} - gone  # a descendant may have gone on its own before
@@ -75,8 +78,13 @@ def select_expired(registry: Registry, now: datetime, retention_seconds: float, 
     return chosen
 
 
-async def sweep(registry: Registry, now: datetime, retention_seconds: float, max_finished: int,
-                remove: Callable[[str], Awaitable[object]]) -> int:
+async def sweep(
+    registry: Registry,
+    now: datetime,
+    retention_seconds: float,
+    max_finished: int,
+    remove: Callable[[str], Awaitable[object]],
+) -> int:
     """Remove what :func:`select_expired` picks through ``remove`` (the service's, which frees prepared code
     and deletes from the store), 500 subtrees at a time so concurrent deletes share commits. Returns how many
     subtrees were removed; a failure is logged and the others go on."""
@@ -85,7 +93,7 @@ async def sweep(registry: Registry, now: datetime, retention_seconds: float, max
     roots = select_expired(registry, now, retention_seconds, max_finished)
     removed = 0
     for start in range(0, len(roots), 500):
-        chunk = roots[start:start + 500]
+        chunk = roots[start : start + 500]
         results = await asyncio.gather(*(remove(i) for i in chunk), return_exceptions=True)
         for task_id, result in zip(chunk, results, strict=True):
             if isinstance(result, BaseException):

@@ -61,9 +61,15 @@ class TaskService:
     :data:`~krtasks.core.retention.SWEEP_INTERVAL_SECONDS` and on :meth:`sweep`.
     """
 
-    def __init__(self, config: ServiceConfig | None = None, *, engines: Mapping[Language, Engine] | None = None,
-                 clock: Callable[[], datetime] = utc_now, monotonic: Callable[[], float] = time.monotonic,
-                 store: TaskStore | None = None) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig | None = None,
+        *,
+        engines: Mapping[Language, Engine] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        store: TaskStore | None = None,
+    ) -> None:
         self.config = config or ServiceConfig()
         self._clock = clock
         self._given_engines = engines
@@ -75,8 +81,9 @@ class TaskService:
         self._life = Lifecycle(Observers([self._journal, MetricsObserver(self.metrics), self._hub]), clock)
         self.engines = EngineSet(lambda language: self.metrics.compilations.labels(language.value).inc())
         self._supervisor = RunSupervisor(self.engines, self._life, self.config, monotonic)
-        self._ops = TaskOperations(self.config, self._registry, self.engines, self._life, self._supervisor,
-                                   self._journal, clock)
+        self._ops = TaskOperations(
+            self.config, self._registry, self.engines, self._life, self._supervisor, self._journal, clock
+        )
         self._commands = Commands()
         self._closing = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
@@ -102,8 +109,9 @@ class TaskService:
             # Before the warm-up, so the load does not compete with its JIT threads for the CPU.
             await restore(self._store, self._registry, self.engines, self._clock)
         self.engines.warm_up()
-        self._sweeper = asyncio.get_running_loop().create_task(retention.sweep_forever(self.sweep),
-                                                               name="krtasks-retention")
+        self._sweeper = asyncio.get_running_loop().create_task(
+            retention.sweep_forever(self.sweep), name="krtasks-retention"
+        )
 
     async def shutdown(self, grace_seconds: float | None = None) -> None:
         """The daemon is stopping: cancel every queued or running task and wait up to ``grace_seconds``
@@ -124,8 +132,9 @@ class TaskService:
                 await self._sweeper
             self._sweeper = None
         await self._commands.drain()
-        await self._supervisor.stop_all(self._registry, self.config.stop_grace_seconds if grace_seconds is None
-                                        else grace_seconds)
+        await self._supervisor.stop_all(
+            self._registry, self.config.stop_grace_seconds if grace_seconds is None else grace_seconds
+        )
         self._closing.set()
         self._hub.close()
         await self._journal.close()
@@ -141,17 +150,26 @@ class TaskService:
         """True when a task has this id."""
         return self._registry.find(task_id) is not None
 
-    def list(self, *, state: str | None = None, language: str | None = None, name: str | None = None,
-             parent_id: str | None = None) -> list[TaskRecordJson]:
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+    ) -> list[TaskRecordJson]:
         """Records, newest first. Filters: exact state and language (case-insensitive), ``name`` with
         ``*``/``?`` wildcards (case-insensitive), ``parent_id`` ("" for root tasks).
 
         Raises:
             TaskValidationError: an unknown state or language.
         """
-        tasks = self._registry.select(state=parse_state(state) if state else None,
-                                      language=parse_language(language) if language else None,
-                                      name=name, parent_id=parent_id)
+        tasks = self._registry.select(
+            state=parse_state(state) if state else None,
+            language=parse_language(language) if language else None,
+            name=name,
+            parent_id=parent_id,
+        )
         return [t.record() for t in tasks]
 
     @property
@@ -181,8 +199,13 @@ class TaskService:
         d = task.data
         if not d.state.finished:
             raise TaskConflictError(f"Task '{d.id}' is {d.state.value}; its result is available once it has finished.")
-        return {"Id": d.id, "CreatedAt": iso(d.created_at) or "", "State": d.state, "Output": d.output,
-                "Error": None if d.error is None else d.error.to_json()}
+        return {
+            "Id": d.id,
+            "CreatedAt": iso(d.created_at) or "",
+            "State": d.state,
+            "Output": d.output,
+            "Error": None if d.error is None else d.error.to_json(),
+        }
 
     def streams(self, task_id: str, since: int = 0) -> StreamPageJson:
         """Stream records from index ``since`` on, at most :data:`STREAM_PAGE` per call (ask again from
@@ -195,9 +218,13 @@ class TaskService:
         if since < 0:
             raise TaskValidationError("Since", "must be 0 or more")
         task = self._registry.get(task_id)
-        page = task.records[since:since + STREAM_PAGE]
-        return {"Id": task.id, "CreatedAt": iso(task.data.created_at) or "", "Records": [r.to_json() for r in page],
-                "Next": since + len(page) if page else max(since, len(task.records))}
+        page = task.records[since : since + STREAM_PAGE]
+        return {
+            "Id": task.id,
+            "CreatedAt": iso(task.data.created_at) or "",
+            "Records": [r.to_json() for r in page],
+            "Next": since + len(page) if page else max(since, len(task.records)),
+        }
 
     async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecordJson:
         """The record as soon as the task has finished (durably), or the current record after ``timeout``
@@ -283,5 +310,6 @@ class TaskService:
     async def sweep(self) -> int:
         """Apply retention now (see :func:`krtasks.core.retention.sweep`); returns how many subtrees went."""
         cfg = self.config
-        return await retention.sweep(self._registry, self._clock(), cfg.retention_seconds, cfg.max_finished,
-                                     self.remove)
+        return await retention.sweep(
+            self._registry, self._clock(), cfg.retention_seconds, cfg.max_finished, self.remove
+        )

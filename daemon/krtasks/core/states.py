@@ -46,8 +46,14 @@ class StateChange:
         return self.new.finished and self.old in (TaskState.RUNNING, TaskState.STOPPING)
 
 
-def transition(data: TaskData, new: TaskState, now: datetime, *, progress: Progress | None = None,
-               error: TaskErrorInfo | None = None) -> StateChange:
+def transition(
+    data: TaskData,
+    new: TaskState,
+    now: datetime,
+    *,
+    progress: Progress | None = None,
+    error: TaskErrorInfo | None = None,
+) -> StateChange:
     """Move ``data`` to ``new``; the only code that assigns a task's state.
 
     Entering Running stamps StartedAt, entering a final state CompletedAt (each once, with ``now``, UTC).

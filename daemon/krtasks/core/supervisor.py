@@ -32,8 +32,9 @@ timeouts and grace periods."""
 class RunSupervisor:
     """Starts, watches and stops runs; ``monotonic`` gives the seconds that deadlines are measured in."""
 
-    def __init__(self, engines: EngineSet, lifecycle: Lifecycle, config: ServiceConfig,
-                 monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self, engines: EngineSet, lifecycle: Lifecycle, config: ServiceConfig, monotonic: Callable[[], float]
+    ) -> None:
         self.slots = SlotQueue(config.max_runspaces)
         self._engines = engines
         self._life = lifecycle
@@ -95,8 +96,12 @@ class RunSupervisor:
             execution = await self._engines.launch(task)
         except Exception as exc:  # the engine could not start the code (e.g. runspace failure)
             log.exception("task %s could not start", task.id)
-            self._end(task, TaskState.FAILED, "Failed",
-                      TaskErrorInfo(type(exc).__name__, f"The task could not be started: {exc}"))
+            self._end(
+                task,
+                TaskState.FAILED,
+                "Failed",
+                TaskErrorInfo(type(exc).__name__, f"The task could not be started: {exc}"),
+            )
             return
         run.execution = execution
         if run.stop_reason is not None:
@@ -118,8 +123,9 @@ class RunSupervisor:
             outcome = await execution.finish()
         except Exception as exc:  # a bug or a runtime failure must still end the task
             log.exception("task %s failed in the engine", task.id)
-            outcome = Outcome(error=TaskErrorInfo("KrTasks.EngineError",
-                                                  f"The engine failed while running the task: {exc}"))
+            outcome = Outcome(
+                error=TaskErrorInfo("KrTasks.EngineError", f"The engine failed while running the task: {exc}")
+            )
         self._conclude(task, run, outcome)
 
     def _conclude(self, task: TaskEntry, run: Run, outcome: Outcome) -> None:
@@ -129,16 +135,28 @@ class RunSupervisor:
             self._life.note(task, note)
         task.data.output = outcome.output
         if run.stop_reason == StopReason.TIMEOUT:
-            self._end(task, TaskState.FAILED, "Timed out", TaskErrorInfo(
-                "TimeoutException",
-                f"The task exceeded its timeout of {task.data.timeout_seconds:g} seconds and was stopped."))
+            self._end(
+                task,
+                TaskState.FAILED,
+                "Timed out",
+                TaskErrorInfo(
+                    "TimeoutException",
+                    f"The task exceeded its timeout of {task.data.timeout_seconds:g} seconds and was stopped.",
+                ),
+            )
         elif run.stop_reason is not None:
             self._end(task, TaskState.STOPPED, "Cancelled")
         elif outcome.prompt is not None:
-            self._end(task, TaskState.FAILED, "Failed", TaskErrorInfo(
-                "System.Management.Automation.Host.HostException",
-                "The task tried to prompt for input, but tasks run without an interactive host; pass values "
-                f"through Arguments instead. ({outcome.prompt})"))
+            self._end(
+                task,
+                TaskState.FAILED,
+                "Failed",
+                TaskErrorInfo(
+                    "System.Management.Automation.Host.HostException",
+                    "The task tried to prompt for input, but tasks run without an interactive host; pass values "
+                    f"through Arguments instead. ({outcome.prompt})",
+                ),
+            )
         elif outcome.error is not None:
             self._end(task, TaskState.FAILED, "Failed", outcome.error)
         else:
@@ -154,9 +172,16 @@ class RunSupervisor:
         self._life.note(task, f"The task did not stop within the {grace:g} s grace period; {where}.")
         status = f"Cancelled; work abandoned after {grace:g} s"
         if run.stop_reason == StopReason.TIMEOUT:
-            self._end(task, TaskState.FAILED, status, TaskErrorInfo(
-                "TimeoutException", f"The task exceeded its timeout of {task.data.timeout_seconds:g} seconds; it "
-                f"ignored cancellation and its work was {'killed' if gone else 'abandoned'}."))
+            self._end(
+                task,
+                TaskState.FAILED,
+                status,
+                TaskErrorInfo(
+                    "TimeoutException",
+                    f"The task exceeded its timeout of {task.data.timeout_seconds:g} seconds; it "
+                    f"ignored cancellation and its work was {'killed' if gone else 'abandoned'}.",
+                ),
+            )
         else:
             self._end(task, TaskState.STOPPED, status)
 

@@ -116,16 +116,24 @@ def validate(spec: TaskSpec, registry: Registry, default_timeout: float | None) 
     language = parse_language(spec.language)
     if language == Language.POWERSHELL and (spec.extra_imports or spec.extra_refs):
         field_name = "ExtraImports" if spec.extra_imports else "ExtraRefs"
-        raise TaskValidationError(field_name, "applies to CSharp and VBNet code only (PowerShell: use "
-                                              "Import-Module, Add-Type or 'using' in the script)")
+        raise TaskValidationError(
+            field_name,
+            "applies to CSharp and VBNet code only (PowerShell: use Import-Module, Add-Type or 'using' in the script)",
+        )
     parent = None
     if spec.parent_id:
         parent = registry.find(spec.parent_id)
         if parent is None:
             raise TaskValidationError("ParentId", f"no task with id '{spec.parent_id}'")
     return ValidSpec(
-        id=task_id, language=language, name=spec.name.strip() if spec.name else f"Task {task_id}",
-        description=spec.description or "", code=spec.code, arguments=arguments,
+        id=task_id,
+        language=language,
+        name=spec.name.strip() if spec.name else f"Task {task_id}",
+        description=spec.description or "",
+        code=spec.code,
+        arguments=arguments,
         timeout_seconds=spec.timeout_seconds if spec.timeout_seconds is not None else default_timeout,
-        parent=parent, extra_imports=list(spec.extra_imports), extra_refs=list(spec.extra_refs),
+        parent=parent,
+        extra_imports=list(spec.extra_imports),
+        extra_refs=list(spec.extra_refs),
     )

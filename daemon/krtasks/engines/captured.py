@@ -107,16 +107,19 @@ def error_info(info: Any) -> TaskErrorInfo:
 
 def compile_error(language: Language, diagnostics: Any) -> CompileError:
     """A :class:`CompileError` from .NET ``CompileDiagnostic`` items (``{Id, Severity, Message, Line, Column}``)."""
-    return CompileError(language.value, [
-        {
-            "Id": str(d.Id),
-            "Severity": str(d.Severity),
-            "Message": str(d.Message),
-            "Line": None if d.Line is None else int(d.Line),
-            "Column": None if d.Column is None else int(d.Column),
-        }
-        for d in diagnostics
-    ])
+    return CompileError(
+        language.value,
+        [
+            {
+                "Id": str(d.Id),
+                "Severity": str(d.Severity),
+                "Message": str(d.Message),
+                "Line": None if d.Line is None else int(d.Line),
+                "Column": None if d.Column is None else int(d.Column),
+            }
+            for d in diagnostics
+        ],
+    )
 
 
 def drain(sink: Any) -> list[RawRecord]:
@@ -129,7 +132,8 @@ def drain(sink: Any) -> list[RawRecord]:
 def progress_of(snapshot: Any) -> Progress:
     """A .NET ``TaskProgress.Snapshot()`` (one call, one lock) as :class:`Progress`."""
     return Progress(
-        int(snapshot[0]), str(snapshot[1]),
+        int(snapshot[0]),
+        str(snapshot[1]),
         None if snapshot[2] is None else str(snapshot[2]),
         None if snapshot[3] is None else str(snapshot[3]),
         None if snapshot[4] is None else int(snapshot[4]),

@@ -108,8 +108,9 @@ class PowerShellEngine:
         sink = net.StreamSink(self._limits.stream_records)
         progress = new_progress(net)
         runspace = self._pool.take()
-        run = net.PowerShellRun(runspace, script.code, script.arguments, request.task_id, progress, sink,
-                                self._limits.max_items)
+        run = net.PowerShellRun(
+            runspace, script.code, script.arguments, request.task_id, progress, sink, self._limits.max_items
+        )
         run.Start()
         return PowerShellExecution(run, runspace, sink, progress, self._limits)
 

@@ -68,8 +68,13 @@ class RoslynEngine:
         """
         net = self._net
         arguments = net.TaskArguments.FromJson(request.arguments_json)
-        key: CacheKey = (self._language.value, request.code, str(net.TaskArguments.Signature(arguments)),
-                         request.extra_imports, request.extra_refs)
+        key: CacheKey = (
+            self._language.value,
+            request.code,
+            str(net.TaskArguments.Signature(arguments)),
+            request.extra_imports,
+            request.extra_refs,
+        )
         with self._lock:
             entry = self._held.get(key) or self._idle.pop(key, None)
             if entry is not None:
@@ -158,8 +163,9 @@ class RoslynEngine:
 class RoslynExecution(CapturedExecution):
     """One running C#/VB script (see :class:`krtasks.engines.captured.SyncExecution`)."""
 
-    def __init__(self, net: NetTypes, task: Any, cts: Any, sink: Any, progress: Any, file: str,
-                 limits: OutputLimits) -> None:
+    def __init__(
+        self, net: NetTypes, task: Any, cts: Any, sink: Any, progress: Any, file: str, limits: OutputLimits
+    ) -> None:
         super().__init__(sink, progress, limits)
         self._net = net
         self._task = task
@@ -195,8 +201,9 @@ class RoslynExecution(CapturedExecution):
             else:
                 error = TaskErrorInfo("System.OperationCanceledException", "The task was cancelled.")
         else:
-            output = load_json(net.OutputConverter.TaskResultToJson(self._task, limits.max_depth, limits.max_bytes),
-                               notes, "values")
+            output = load_json(
+                net.OutputConverter.TaskResultToJson(self._task, limits.max_depth, limits.max_bytes), notes, "values"
+            )
         notes.extend(dropped_notes(self._sink))
         records = drain(self._sink)
         self._cts.Dispose()

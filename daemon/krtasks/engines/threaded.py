@@ -139,9 +139,11 @@ async def open_thread_engines(config: ServiceConfig) -> dict[Language, Engine]:
 
     def build() -> list[SyncEngine]:
         net = load_runtime().net
-        return [PowerShellEngine(net, config.max_runspaces, limits),
-                RoslynEngine(net, Language.CSHARP, config.compile_cache_size, limits),
-                RoslynEngine(net, Language.VBNET, config.compile_cache_size, limits)]
+        return [
+            PowerShellEngine(net, config.max_runspaces, limits),
+            RoslynEngine(net, Language.CSHARP, config.compile_cache_size, limits),
+            RoslynEngine(net, Language.VBNET, config.compile_cache_size, limits),
+        ]
 
     try:
         engines = await _call(pools.prepare, build)

@@ -115,20 +115,41 @@ def _required_time(text: str) -> datetime:
 
 
 def _row(t: TaskData) -> tuple[Any, ...]:
-    return (t.id, t.seq, t.name, t.description, t.language.value, t.code, _dumps(t.arguments), t.timeout_seconds,
-            t.parent_id, _dumps(t.extra_imports), _dumps(t.extra_refs), t.state.value, iso(t.created_at),
-            iso(t.started_at), iso(t.completed_at), _dumps(t.progress.to_json()),
-            None if t.error is None else _dumps(t.error.to_json()), _dumps(t.output))
+    return (
+        t.id,
+        t.seq,
+        t.name,
+        t.description,
+        t.language.value,
+        t.code,
+        _dumps(t.arguments),
+        t.timeout_seconds,
+        t.parent_id,
+        _dumps(t.extra_imports),
+        _dumps(t.extra_refs),
+        t.state.value,
+        iso(t.created_at),
+        iso(t.started_at),
+        iso(t.completed_at),
+        _dumps(t.progress.to_json()),
+        None if t.error is None else _dumps(t.error.to_json()),
+        _dumps(t.output),
+    )
 
 
-_COLUMNS = ("id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, extra_imports, "
-            "extra_refs, state, created_at, started_at, completed_at, progress, error, output")
+_COLUMNS = (
+    "id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, extra_imports, "
+    "extra_refs, state, created_at, started_at, completed_at, progress, error, output"
+)
 # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the cascade would take its records.
-_PUT = (f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 18)}) ON CONFLICT (id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:]))
+_PUT = f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 18)}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:]
+)
 # Records of a task deleted meanwhile are dropped here rather than failing the whole batch on the FK.
-_ADD_RECORD = ("INSERT OR IGNORE INTO records (task_id, idx, stream, message, time) "
-               "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?1)")
+_ADD_RECORD = (
+    "INSERT OR IGNORE INTO records (task_id, idx, stream, message, time) "
+    "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?1)"
+)
 
 
 def _stamp(now: datetime) -> str:
@@ -156,8 +177,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGR
     """
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > len(migrations):
-        raise StoreError(f"schema version {version} is newer than this KrTasks understands "
-                         f"(up to {len(migrations)})")
+        raise StoreError(f"schema version {version} is newer than this KrTasks understands (up to {len(migrations)})")
     for step in range(version, len(migrations)):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -167,8 +187,9 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGR
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
-            raise StoreError(f"the migration from schema version {step} to {step + 1} failed ({exc}) and was "
-                             "rolled back") from exc
+            raise StoreError(
+                f"the migration from schema version {step} to {step + 1} failed ({exc}) and was rolled back"
+            ) from exc
     return version
 
 
@@ -242,15 +263,19 @@ class SqliteTaskStore:
 
     @staticmethod
     def _advice() -> str:
-        return ("Start the daemon once with --reset-store to move it aside (renamed with a UTC timestamp) and "
-                "start with an empty store, or use another --state-dir")
+        return (
+            "Start the daemon once with --reset-store to move it aside (renamed with a UTC timestamp) and "
+            "start with an empty store, or use another --state-dir"
+        )
 
     def _check(self, conn: sqlite3.Connection) -> None:
         # Read-only checks before anything writes (journal_mode=WAL already would).
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > len(self._migrations):
-            raise StoreError(f"its schema version {version} is newer than this KrTasks understands "
-                             f"(up to {len(self._migrations)}); upgrade KrTasks")
+            raise StoreError(
+                f"its schema version {version} is newer than this KrTasks understands "
+                f"(up to {len(self._migrations)}); upgrade KrTasks"
+            )
         if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise StoreError("it is an SQLite database but not a KrTasks task store")
         problems = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
@@ -358,13 +383,28 @@ class SqliteTaskStore:
         by_id: dict[str, StoredTask] = {}
         for r in conn.execute(f"SELECT {_COLUMNS} FROM tasks ORDER BY seq"):
             error = _loads(r[16])
-            t = StoredTask(TaskData(
-                id=r[0], seq=r[1], name=r[2], description=r[3], language=Language(r[4]), code=r[5],
-                arguments=_loads(r[6]), timeout_seconds=r[7], parent_id=r[8], extra_imports=_loads(r[9]),
-                extra_refs=_loads(r[10]), state=TaskState(r[11]), created_at=_required_time(r[12]),
-                started_at=_time(r[13]), completed_at=_time(r[14]), progress=Progress.from_json(_loads(r[15])),
-                error=None if error is None else TaskErrorInfo.from_json(error), output=_loads(r[17]),
-            ))
+            t = StoredTask(
+                TaskData(
+                    id=r[0],
+                    seq=r[1],
+                    name=r[2],
+                    description=r[3],
+                    language=Language(r[4]),
+                    code=r[5],
+                    arguments=_loads(r[6]),
+                    timeout_seconds=r[7],
+                    parent_id=r[8],
+                    extra_imports=_loads(r[9]),
+                    extra_refs=_loads(r[10]),
+                    state=TaskState(r[11]),
+                    created_at=_required_time(r[12]),
+                    started_at=_time(r[13]),
+                    completed_at=_time(r[14]),
+                    progress=Progress.from_json(_loads(r[15])),
+                    error=None if error is None else TaskErrorInfo.from_json(error),
+                    output=_loads(r[17]),
+                )
+            )
             tasks.append(t)
             by_id[t.data.id.lower()] = t
         current: StoredTask | None = None
@@ -408,8 +448,12 @@ class SqliteTaskStore:
 
     def count(self) -> tuple[int, int]:
         """``(tasks, records)`` stored now (blocking; for tests and diagnostics)."""
-        return self._call(lambda c: (c.execute("SELECT count(*) FROM tasks").fetchone()[0],
-                                     c.execute("SELECT count(*) FROM records").fetchone()[0]))
+        return self._call(
+            lambda c: (
+                c.execute("SELECT count(*) FROM tasks").fetchone()[0],
+                c.execute("SELECT count(*) FROM records").fetchone()[0],
+            )
+        )
 
     async def close(self) -> None:
         """Commit what is queued, close the file and stop the thread; idempotent."""

@@ -25,9 +25,14 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Largest request body accepted (1 MiB); larger ones get 413."""
 
 
-def create_app(service: TaskService, *, token: str | None, tutorial_routes: bool = False,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, close_grace_seconds: float | None = None,
-               ) -> web.Application:
+def create_app(
+    service: TaskService,
+    *,
+    token: str | None,
+    tutorial_routes: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    close_grace_seconds: float | None = None,
+) -> web.Application:
     """Build the application around ``service``, which it opens at startup and closes at cleanup (with
     ``close_grace_seconds`` for running tasks; None: the service's stop grace).
 

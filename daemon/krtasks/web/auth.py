@@ -41,19 +41,26 @@ def bearer_auth_middleware(token: str, public_paths: Collection[str] = PUBLIC_PA
             return await handler(request)
         header = request.headers.get("Authorization")
         if header is None:
-            return problem_response(401, "This request needs the header 'Authorization: Bearer <token>' "
-                                         "(the token is in the state dir; `krtasks token` prints it).",
-                                    headers={"WWW-Authenticate": _challenge()})
+            return problem_response(
+                401,
+                "This request needs the header 'Authorization: Bearer <token>' "
+                "(the token is in the state dir; `krtasks token` prints it).",
+                headers={"WWW-Authenticate": _challenge()},
+            )
         scheme, _, credentials = header.strip().partition(" ")
         credentials = credentials.strip()
         if scheme.lower() != "bearer" or not credentials:
-            return problem_response(401, "The Authorization header must use the Bearer scheme.",
-                                    headers={"WWW-Authenticate": _challenge(
-                                        "invalid_request", "Bearer scheme expected")})
+            return problem_response(
+                401,
+                "The Authorization header must use the Bearer scheme.",
+                headers={"WWW-Authenticate": _challenge("invalid_request", "Bearer scheme expected")},
+            )
         if not hmac.compare_digest(credentials.encode("utf-8"), expected):
-            return problem_response(401, "The bearer token is not valid for this daemon.",
-                                    headers={"WWW-Authenticate": _challenge(
-                                        "invalid_token", "The token is not valid")})
+            return problem_response(
+                401,
+                "The bearer token is not valid for this daemon.",
+                headers={"WWW-Authenticate": _challenge("invalid_token", "The token is not valid")},
+            )
         return await handler(request)
 
     return bearer_auth

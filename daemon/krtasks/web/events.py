@@ -40,8 +40,9 @@ async def task_events(request: web.Request) -> web.StreamResponse:
         return web.Response(status=204, headers={REQUEST_ID_HEADER: request_id_var.get()})
     counter = 0
     iterator = service.events(task_id)
-    async with sse_response(request, ping_interval=PING_SECONDS,
-                            headers={REQUEST_ID_HEADER: request_id_var.get()}) as resp:
+    async with sse_response(
+        request, ping_interval=PING_SECONDS, headers={REQUEST_ID_HEADER: request_id_var.get()}
+    ) as resp:
         try:
             async for kind, data in iterator:
                 counter += 1

@@ -51,10 +51,17 @@ class CreateTaskBody(_Body):
     def to_spec(self) -> TaskSpec:
         """The service's creation request."""
         return TaskSpec(
-            code=self.code, language=Language(self.language), id=self.id, name=self.name,
-            description=self.description, arguments=dict(self.arguments or {}), auto_start=self.auto_start,
-            timeout_seconds=self.timeout_seconds, parent_id=self.parent_id,
-            extra_imports=list(self.extra_imports or []), extra_refs=list(self.extra_refs or []),
+            code=self.code,
+            language=Language(self.language),
+            id=self.id,
+            name=self.name,
+            description=self.description,
+            arguments=dict(self.arguments or {}),
+            auto_start=self.auto_start,
+            timeout_seconds=self.timeout_seconds,
+            parent_id=self.parent_id,
+            extra_imports=list(self.extra_imports or []),
+            extra_refs=list(self.extra_refs or []),
         )
 
 
@@ -66,8 +73,9 @@ class RenameTaskBody(_Body):
 
 
 def _is_json(content_type: str) -> bool:
-    return content_type == "application/json" or (content_type.startswith("application/")
-                                                   and content_type.endswith("+json"))
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
 
 
 async def read_json_body(request: web.Request) -> Any:
@@ -89,8 +97,9 @@ async def read_json_body(request: web.Request) -> Any:
     except UnicodeDecodeError as exc:
         raise TaskValidationError("body", f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise TaskValidationError("body", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
-            from None
+        raise TaskValidationError(
+            "body", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except ValueError as exc:
         raise TaskValidationError("body", f"malformed JSON: {exc}") from None
 

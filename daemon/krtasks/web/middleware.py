@@ -53,10 +53,10 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("Unexpected error while handling %s %s (request %s)", request.method, request.path,
-                      request_id)
+        log.exception("Unexpected error while handling %s %s (request %s)", request.method, request.path, request_id)
         response = problem_response(
-            500, f"An unexpected error occurred; it was logged under request id {request_id}.",
+            500,
+            f"An unexpected error occurred; it was logged under request id {request_id}.",
             requestId=request_id,
         )
     if not response.prepared:

@@ -31,8 +31,11 @@ _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 
 _TYPED: dict[str, Any] = {
-    "TaskRecord": TaskRecordJson, "TaskResult": TaskResultJson, "StreamRecords": StreamPageJson,
-    "ProgressEvent": ProgressEventJson, "StreamEvent": StreamEventJson,
+    "TaskRecord": TaskRecordJson,
+    "TaskResult": TaskResultJson,
+    "StreamRecords": StreamPageJson,
+    "ProgressEvent": ProgressEventJson,
+    "StreamEvent": StreamEventJson,
 }
 """Schemas generated from the typed model (:mod:`krtasks.models`), under these names."""
 
@@ -41,7 +44,8 @@ def _typed_schemas() -> dict[str, Any]:
     """The JSON schemas of the record types, with nested types as components of their own (named without
     the ``Json`` suffix of their TypedDicts)."""
     inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
-        (name, "serialization", TypeAdapter(t)) for name, t in _TYPED.items()]
+        (name, "serialization", TypeAdapter(t)) for name, t in _TYPED.items()
+    ]
     keys, defs = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
     text = json.dumps(defs["$defs"])
     names = {name.removesuffix("Json") for name in defs["$defs"]}
@@ -65,16 +69,26 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "RFC 9457 problem details.",
         "properties": {
-            "type": {"type": "string", "format": "uri"}, "title": {"type": "string"},
-            "status": {"type": "integer"}, "detail": {"type": "string"},
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
             "field": {"type": "string", "description": "400: the request field at fault."},
             "errors": {"type": "array", "items": {"type": "object"}},
-            "diagnostics": {"type": "array", "description": "422: compiler messages.", "items": {
-                "type": "object",
-                "properties": {"Id": {"type": "string"}, "Severity": {"type": "string"},
-                               "Message": {"type": "string"}, "Line": {"type": ["integer", "null"]},
-                               "Column": {"type": ["integer", "null"]}},
-            }},
+            "diagnostics": {
+                "type": "array",
+                "description": "422: compiler messages.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "Id": {"type": "string"},
+                        "Severity": {"type": "string"},
+                        "Message": {"type": "string"},
+                        "Line": {"type": ["integer", "null"]},
+                        "Column": {"type": ["integer", "null"]},
+                    },
+                },
+            },
             "requestId": {"type": "string"},
         },
         "required": ["type", "title", "status", "detail"],
@@ -86,8 +100,9 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _ok(description: str, schema: dict[str, Any], media: str = _JSON,
-        headers: dict[str, Any] | None = None) -> dict[str, Any]:
+def _ok(
+    description: str, schema: dict[str, Any], media: str = _JSON, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"description": description, "content": {media: {"schema": schema}}}
     if headers:
         out["headers"] = headers
@@ -95,44 +110,72 @@ def _ok(description: str, schema: dict[str, Any], media: str = _JSON,
 
 
 def _problems(*statuses: int) -> dict[str, Any]:
-    text = {400: "Invalid field or malformed JSON", 401: "Missing or wrong bearer token", 404: "Unknown task id",
-            409: "Wrong state for this request", 413: "Body over the size limit", 415: "Body is not JSON",
-            422: "The code does not compile"}
+    text = {
+        400: "Invalid field or malformed JSON",
+        401: "Missing or wrong bearer token",
+        404: "Unknown task id",
+        409: "Wrong state for this request",
+        413: "Body over the size limit",
+        415: "Body is not JSON",
+        422: "The code does not compile",
+    }
     return {str(s): {"description": text[s], "content": {_PROBLEM: {"schema": _ref("Problem")}}} for s in statuses}
 
 
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-       "description": "Task id (case-insensitive)."}
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "Task id (case-insensitive).",
+}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description + " Query names are case-insensitive."}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description + " Query names are case-insensitive.",
+    }
 
 
 def _build() -> dict[str, Any]:
     record = _ok("The task record", _ref("TaskRecord"))
     paths: dict[str, Any] = {
-        "/api/v1/health": {"get": {
-            "operationId": "getHealth", "summary": "Liveness and version (no token needed).", "security": [],
-            "responses": {"200": _ok("The daemon answers", _ref("Health"))},
-        }},
-        "/api/v1/openapi.json": {"get": {
-            "operationId": "getOpenApi", "summary": "This document.",
-            "responses": {"200": _ok("OpenAPI 3.1 document", {"type": "object"}), **_problems(401)},
-        }},
+        "/api/v1/health": {
+            "get": {
+                "operationId": "getHealth",
+                "summary": "Liveness and version (no token needed).",
+                "security": [],
+                "responses": {"200": _ok("The daemon answers", _ref("Health"))},
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "getOpenApi",
+                "summary": "This document.",
+                "responses": {"200": _ok("OpenAPI 3.1 document", {"type": "object"}), **_problems(401)},
+            }
+        },
         "/api/v1/tasks": {
             "post": {
-                "operationId": "createTask", "summary": "Create a task (and start it with AutoStart).",
+                "operationId": "createTask",
+                "summary": "Create a task (and start it with AutoStart).",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateTask")}}},
                 "responses": {
-                    "201": _ok("Created", _ref("TaskRecord"), headers={
-                        "Location": {"schema": {"type": "string"}, "description": "URL of the new task."}}),
+                    "201": _ok(
+                        "Created",
+                        _ref("TaskRecord"),
+                        headers={"Location": {"schema": {"type": "string"}, "description": "URL of the new task."}},
+                    ),
                     **_problems(400, 401, 409, 413, 415, 422),
                 },
             },
             "get": {
-                "operationId": "listTasks", "summary": "Tasks, newest first.",
+                "operationId": "listTasks",
+                "summary": "Tasks, newest first.",
                 "parameters": [
                     _query("State", {"type": "string", "enum": [s.value for s in TaskState]}, "Only this state."),
                     _query("Language", {"type": "string"}, "Only this language (PowerShell, CSharp, VBNet)."),
@@ -142,63 +185,99 @@ def _build() -> dict[str, Any]:
                     _query("Offset", {"type": "integer", "minimum": 0}, "Skip this many records first."),
                 ],
                 "responses": {
-                    "200": _ok("Records", {"type": "array", "items": _ref("TaskRecord")}, headers={
-                        "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matches before paging."}}),
+                    "200": _ok(
+                        "Records",
+                        {"type": "array", "items": _ref("TaskRecord")},
+                        headers={
+                            "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matches before paging."}
+                        },
+                    ),
                     **_problems(400, 401),
                 },
             },
         },
         "/api/v1/tasks/{id}": {
             "parameters": [_ID],
-            "get": {"operationId": "getTask", "summary": "One task.",
-                    "responses": {"200": record, **_problems(401, 404)}},
+            "get": {
+                "operationId": "getTask",
+                "summary": "One task.",
+                "responses": {"200": record, **_problems(401, 404)},
+            },
             "patch": {
-                "operationId": "renameTask", "summary": "Set Name and/or Description (blank values refused).",
+                "operationId": "renameTask",
+                "summary": "Set Name and/or Description (blank values refused).",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RenameTask")}}},
                 "responses": {"200": record, **_problems(400, 401, 404, 413, 415)},
             },
             "delete": {
-                "operationId": "removeTask", "summary": "Remove a task and its children.",
+                "operationId": "removeTask",
+                "summary": "Remove a task and its children.",
                 "parameters": [_query("Force", {"type": "boolean"}, "Cancel a running task first and wait.")],
                 "responses": {"204": {"description": "Removed"}, **_problems(400, 401, 404, 409)},
             },
         },
-        "/api/v1/tasks/{id}/start": {"parameters": [_ID], "post": {
-            "operationId": "startTask", "summary": "Start a NotStarted task (Running, or Queued when slots are busy).",
-            "responses": {"202": _ok("Started", _ref("TaskRecord")), **_problems(401, 404, 409)},
-        }},
-        "/api/v1/tasks/{id}/cancel": {"parameters": [_ID], "post": {
-            "operationId": "cancelTask", "summary": "Cancel a task that has not finished.",
-            "responses": {"202": _ok("Cancel issued", _ref("TaskRecord")), **_problems(401, 404, 409)},
-        }},
-        "/api/v1/tasks/{id}/result": {"parameters": [_ID], "get": {
-            "operationId": "getTaskResult", "summary": "Output and error of a finished task.",
-            "responses": {"200": _ok("The result", _ref("TaskResult")), **_problems(401, 404, 409)},
-        }},
-        "/api/v1/tasks/{id}/streams": {"parameters": [_ID], "get": {
-            "operationId": "getTaskStreams", "summary": "Error, Warning, Verbose, Debug and Information records.",
-            "parameters": [_query("Since", {"type": "integer", "minimum": 0}, "First record index to return.")],
-            "responses": {"200": _ok("Records", _ref("StreamRecords")), **_problems(400, 401, 404)},
-        }},
-        "/api/v1/tasks/{id}/wait": {"parameters": [_ID], "get": {
-            "operationId": "waitTask", "summary": "The record once finished, or after Timeout seconds.",
-            "parameters": [_query("Timeout", {"type": "number", "minimum": 0}, "Seconds to wait at most.")],
-            "responses": {"200": record, **_problems(400, 401, 404)},
-        }},
-        "/api/v1/tasks/{id}/events": {"parameters": [_ID], "get": {
-            "operationId": "getTaskEvents",
-            "summary": "Server-Sent Events: state (record), progress ({Id, Progress}), stream (record); "
-                       "ends after the final state.",
-            "responses": {
-                "200": _ok("Event stream", {"type": "string"}, media="text/event-stream"),
-                "204": {"description": "Reconnect (Last-Event-ID) to a finished task: nothing more to send."},
-                **_problems(401, 404),
+        "/api/v1/tasks/{id}/start": {
+            "parameters": [_ID],
+            "post": {
+                "operationId": "startTask",
+                "summary": "Start a NotStarted task (Running, or Queued when slots are busy).",
+                "responses": {"202": _ok("Started", _ref("TaskRecord")), **_problems(401, 404, 409)},
             },
-        }},
-        "/metrics": {"get": {
-            "operationId": "getMetrics", "summary": "Prometheus metrics (text exposition format).",
-            "responses": {"200": _ok("Metrics", {"type": "string"}, media="text/plain"), **_problems(401)},
-        }},
+        },
+        "/api/v1/tasks/{id}/cancel": {
+            "parameters": [_ID],
+            "post": {
+                "operationId": "cancelTask",
+                "summary": "Cancel a task that has not finished.",
+                "responses": {"202": _ok("Cancel issued", _ref("TaskRecord")), **_problems(401, 404, 409)},
+            },
+        },
+        "/api/v1/tasks/{id}/result": {
+            "parameters": [_ID],
+            "get": {
+                "operationId": "getTaskResult",
+                "summary": "Output and error of a finished task.",
+                "responses": {"200": _ok("The result", _ref("TaskResult")), **_problems(401, 404, 409)},
+            },
+        },
+        "/api/v1/tasks/{id}/streams": {
+            "parameters": [_ID],
+            "get": {
+                "operationId": "getTaskStreams",
+                "summary": "Error, Warning, Verbose, Debug and Information records.",
+                "parameters": [_query("Since", {"type": "integer", "minimum": 0}, "First record index to return.")],
+                "responses": {"200": _ok("Records", _ref("StreamRecords")), **_problems(400, 401, 404)},
+            },
+        },
+        "/api/v1/tasks/{id}/wait": {
+            "parameters": [_ID],
+            "get": {
+                "operationId": "waitTask",
+                "summary": "The record once finished, or after Timeout seconds.",
+                "parameters": [_query("Timeout", {"type": "number", "minimum": 0}, "Seconds to wait at most.")],
+                "responses": {"200": record, **_problems(400, 401, 404)},
+            },
+        },
+        "/api/v1/tasks/{id}/events": {
+            "parameters": [_ID],
+            "get": {
+                "operationId": "getTaskEvents",
+                "summary": "Server-Sent Events: state (record), progress ({Id, Progress}), stream (record); "
+                "ends after the final state.",
+                "responses": {
+                    "200": _ok("Event stream", {"type": "string"}, media="text/event-stream"),
+                    "204": {"description": "Reconnect (Last-Event-ID) to a finished task: nothing more to send."},
+                    **_problems(401, 404),
+                },
+            },
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "getMetrics",
+                "summary": "Prometheus metrics (text exposition format).",
+                "responses": {"200": _ok("Metrics", {"type": "string"}, media="text/plain"), **_problems(401)},
+            }
+        },
     }
     schemas = {**_typed_schemas(), **copy.deepcopy(_SCHEMAS)}
     schemas["CreateTask"] = CreateTaskBody.model_json_schema(by_alias=True)
@@ -206,17 +285,23 @@ def _build() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "KrTasks API", "version": __version__,
+            "title": "KrTasks API",
+            "version": __version__,
             "description": "Run PowerShell, C# and VB.NET code as background tasks. Errors are RFC 9457 "
-                           "problem details (application/problem+json).",
+            "problem details (application/problem+json).",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "The token from the state dir (`krtasks token`)."}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The token from the state dir (`krtasks token`).",
+                }
+            },
         },
     }
 

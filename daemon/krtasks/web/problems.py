@@ -47,8 +47,15 @@ def problem_type(slug: str) -> str:
     return TYPE_PREFIX + slug
 
 
-def problem_response(status: int, detail: str, *, title: str | None = None, slug: str | None = None,
-                     headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
     """Build a problem+json response with ``status``; ``extra`` members are added as they are (JSON values)."""
     default_slug, default_title = _TYPES.get(status, ("http-error", "HTTP error"))
     body: dict[str, Any] = {
@@ -58,8 +65,9 @@ def problem_response(status: int, detail: str, *, title: str | None = None, slug
         "detail": detail,
     }
     body.update(extra)
-    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False), content_type=PROBLEM_JSON,
-                        headers=headers)
+    return web.Response(
+        status=status, text=json.dumps(body, ensure_ascii=False), content_type=PROBLEM_JSON, headers=headers
+    )
 
 
 class BodyValidationError(TaskValidationError):
@@ -99,7 +107,6 @@ def http_error_response(exc: web.HTTPException) -> web.Response:
         return problem_response(413, f"The request body is too large: {exc.text}", headers=headers)
     if status == 405:
         allowed = headers.get("Allow", "")
-        return problem_response(405, f"This route does not accept that method (allowed: {allowed}).",
-                                headers=headers)
+        return problem_response(405, f"This route does not accept that method (allowed: {allowed}).", headers=headers)
     detail = exc.text or exc.reason
     return problem_response(status, detail, title=exc.reason, headers=headers)

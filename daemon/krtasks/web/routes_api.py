@@ -62,12 +62,14 @@ async def list_tasks(request: web.Request) -> web.Response:
     Offset/Limit; ``X-Total-Count`` holds the number of matches before paging."""
     query = Query(request)
     records = request.app[SERVICE].list(
-        state=query.state(), language=query.language(), name=query.get_str("Name") or None,
+        state=query.state(),
+        language=query.language(),
+        name=query.get_str("Name") or None,
         parent_id=query.get_str("ParentId"),
     )
     offset = query.get_int("Offset") or 0
     limit = query.get_int("Limit")
-    page = records[offset:] if limit is None else records[offset:offset + limit]
+    page = records[offset:] if limit is None else records[offset : offset + limit]
     return json_response(page, headers={"X-Total-Count": str(len(records))})
 
 
@@ -83,8 +85,7 @@ async def rename_task(request: web.Request) -> web.Response:
     body = await parse_body(request, RenameTaskBody)
     if body.name is None and body.description is None:
         raise TaskValidationError("Name", "give Name, Description or both")
-    record = await request.app[SERVICE].rename(request.match_info["id"], name=body.name,
-                                               description=body.description)
+    record = await request.app[SERVICE].rename(request.match_info["id"], name=body.name, description=body.description)
     return json_response(record)
 
 

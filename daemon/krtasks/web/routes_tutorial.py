@@ -87,8 +87,9 @@ async def create_cs(request: web.Request) -> web.Response:
     return json_response({"id": record["Id"], "language": Language.CSHARP.value})
 
 
-async def _verb(request: web.Request, key: str, action: Callable[[str], Awaitable[object]], ok: int,
-                refused: int) -> web.Response:
+async def _verb(
+    request: web.Request, key: str, action: Callable[[str], Awaitable[object]], ok: int, refused: int
+) -> web.Response:
     """Shared shape of start/cancel/remove: ``{<key>: bool, id}`` with ``ok`` or ``refused`` (also for an
     unknown id); 400 ``{error}`` without an id."""
     task_id = _required_id(request)
@@ -156,8 +157,7 @@ async def list_all(request: web.Request) -> web.Response:
 async def run_ps(request: web.Request) -> web.Response:
     """Create and start the PowerShell loop for ``seconds`` (≤ 0 or missing → 1): 202 ``{id, started}``."""
     seconds = _positive_int(request, "seconds", 1)
-    spec = TaskSpec(code=PS_RUN_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds},
-                    auto_start=True)
+    spec = TaskSpec(code=PS_RUN_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds}, auto_start=True)
     record = await request.app[SERVICE].create(spec)
     return json_response({"id": record["Id"], "started": True}, status=202)
 

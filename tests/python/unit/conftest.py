@@ -41,8 +41,9 @@ def make_service(clock: FakeClock, engines: FakeEngines) -> ServiceFactory:
     @contextlib.asynccontextmanager
     async def factory(store: TaskStore | None = None, **config: Any) -> AsyncIterator[TaskService]:
         config.setdefault("stop_grace_seconds", 1.0)
-        service = TaskService(ServiceConfig(**config), engines=engines, clock=clock.now, monotonic=clock.monotonic,
-                              store=store)
+        service = TaskService(
+            ServiceConfig(**config), engines=engines, clock=clock.now, monotonic=clock.monotonic, store=store
+        )
         await service.open()
         try:
             yield service

@@ -23,8 +23,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture
 async def client(engines: FakeEngines, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
     engines.scripts["slow"] = Script(forever=True)
-    service = TaskService(ServiceConfig(max_runspaces=2, stop_grace_seconds=0.5), engines=engines, clock=clock.now,
-                          monotonic=clock.monotonic)
+    service = TaskService(
+        ServiceConfig(max_runspaces=2, stop_grace_seconds=0.5),
+        engines=engines,
+        clock=clock.now,
+        monotonic=clock.monotonic,
+    )
     app = create_app(service, token=TOKEN, max_body_bytes=64 * 1024)
     async with TestClient(TestServer(app)) as c:
         yield c
@@ -75,8 +79,9 @@ async def test_401_with_wrong_token(client: TestClient[Any, Any]) -> None:
     r = await client.get("/api/v1/tasks", headers={"Authorization": f"Basic {TOKEN}"})
     await problem(r, 401)
     assert r.headers["WWW-Authenticate"].startswith("Bearer ")
-    await problem(await client.post("/api/v1/tasks", json={"Code": "1"},
-                                    headers={"Authorization": f"Bearer {wrong}"}), 401)
+    await problem(
+        await client.post("/api/v1/tasks", json={"Code": "1"}, headers={"Authorization": f"Bearer {wrong}"}), 401
+    )
     r = await client.get("/api/v1/tasks", headers={"Authorization": f"bearer {TOKEN}"})
     assert r.status == 200  # the scheme is case-insensitive (RFC 9110 §11.1)
 
@@ -121,7 +126,8 @@ async def test_delete_running_needs_force(client: TestClient[Any, Any]) -> None:
     parent = await create(client, Code="'parent'")
     child = await create(client, Code="slow", ParentId=parent["Id"], AutoStart=True)
     assert (await (await client.get(f"/api/v1/tasks/{parent['Id']}", headers=AUTH)).json())["ChildrenId"] == [
-        child["Id"]]
+        child["Id"]
+    ]
     await problem(await client.delete(f"/api/v1/tasks/{child['Id']}", headers=AUTH), 409)
     await problem(await client.delete(f"/api/v1/tasks/{parent['Id']}", headers=AUTH), 409)  # a child still runs
     await problem(await client.delete(f"/api/v1/tasks/{parent['Id']}?Force=maybe", headers=AUTH), 400, "Force")
@@ -144,15 +150,20 @@ async def test_list_filters_paging_and_total(client: TestClient[Any, Any]) -> No
     assert (await ids(Name="lst-*", Language="CSharp", state="notstarted"))[0] == [made[3]["Id"]]
     assert await ids(Name="lst-*", Limit=2, Offset=1) == ([made[2]["Id"], made[1]["Id"]], "4")
     assert await ids(ParentId=made[0]["Id"]) == ([], "0")
-    for query, field in (("State=Sleeping", "State"), ("Language=cobol", "Language"), ("Limit=-1", "Limit"),
-                         ("Offset=x", "Offset")):
+    for query, field in (
+        ("State=Sleeping", "State"),
+        ("Language=cobol", "Language"),
+        ("Limit=-1", "Limit"),
+        ("Offset=x", "Offset"),
+    ):
         await problem(await client.get(f"/api/v1/tasks?{query}", headers=AUTH), 400, field)
 
 
 async def test_queued_when_all_slots_are_busy(client: TestClient[Any, Any]) -> None:
     sleepers = [await create(client, Code="slow") for _ in range(3)]
-    states = [(await (await client.post(f"/api/v1/tasks/{t['Id']}/start", headers=AUTH)).json())["State"]
-              for t in sleepers]
+    states = [
+        (await (await client.post(f"/api/v1/tasks/{t['Id']}/start", headers=AUTH)).json())["State"] for t in sleepers
+    ]
     assert states == ["Running", "Running", "Queued"]
 
 
@@ -173,25 +184,29 @@ async def test_malformed_json_is_400(client: TestClient[Any, Any]) -> None:
     await problem(await client.post("/api/v1/tasks", data=b"[1, 2]", headers=json_type), 400)
     await problem(await client.post("/api/v1/tasks", data=b"", headers=json_type), 400)
     for number in (b"NaN", b"Infinity", b"1e400"):  # not JSON (RFC 8259), although Python's parser takes them
-        r = await client.post("/api/v1/tasks", data=b'{"Code": "1", "TimeoutSeconds": ' + number + b"}",
-                              headers=json_type)
+        r = await client.post(
+            "/api/v1/tasks", data=b'{"Code": "1", "TimeoutSeconds": ' + number + b"}", headers=json_type
+        )
         await problem(r, 400, "body")
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "Code"),
-    ({"Code": 5}, "Code"),
-    ({"Code": "1", "Language": "Cobol"}, "Language"),
-    ({"Code": "1", "AutoStart": "yes"}, "AutoStart"),
-    ({"Code": "1", "TimeoutSeconds": -1}, "TimeoutSeconds"),
-    ({"Code": "1", "Arguments": [1]}, "Arguments"),
-    ({"Code": "1", "Arguments": {"1bad": 1}}, "Arguments"),
-    ({"Code": "1", "ExtraImports": "System.Text"}, "ExtraImports"),
-    ({"Code": "1", "Bogus": True}, "Bogus"),
-    ({"Code": "1", "ParentId": "no-such-parent"}, "ParentId"),
-    ({"Code": "1", "Id": "has\u0007bell"}, "Id"),
-    ({"Code": "1", "Id": "x" * 129}, "Id"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "Code"),
+        ({"Code": 5}, "Code"),
+        ({"Code": "1", "Language": "Cobol"}, "Language"),
+        ({"Code": "1", "AutoStart": "yes"}, "AutoStart"),
+        ({"Code": "1", "TimeoutSeconds": -1}, "TimeoutSeconds"),
+        ({"Code": "1", "Arguments": [1]}, "Arguments"),
+        ({"Code": "1", "Arguments": {"1bad": 1}}, "Arguments"),
+        ({"Code": "1", "ExtraImports": "System.Text"}, "ExtraImports"),
+        ({"Code": "1", "Bogus": True}, "Bogus"),
+        ({"Code": "1", "ParentId": "no-such-parent"}, "ParentId"),
+        ({"Code": "1", "Id": "has\u0007bell"}, "Id"),
+        ({"Code": "1", "Id": "x" * 129}, "Id"),
+    ],
+)
 async def test_invalid_field_is_400_naming_it(client: TestClient[Any, Any], body: dict[str, Any], field: str) -> None:
     await problem(await client.post("/api/v1/tasks", json=body, headers=AUTH), 400, field)
 
@@ -212,10 +227,12 @@ async def test_body_over_limit_is_413(client: TestClient[Any, Any]) -> None:
 
 
 async def test_compile_error_is_422_with_diagnostics(client: TestClient[Any, Any], engines: FakeEngines) -> None:
-    engines.scripts["broken"] = Script(compile_error=[{"Id": "CS0103", "Severity": "Error", "Message": "y?",
-                                                       "Line": 2, "Column": 8}])
-    body = await problem(await client.post("/api/v1/tasks", json={"Language": "CSharp", "Code": "broken"},
-                                           headers=AUTH), 422)
+    engines.scripts["broken"] = Script(
+        compile_error=[{"Id": "CS0103", "Severity": "Error", "Message": "y?", "Line": 2, "Column": 8}]
+    )
+    body = await problem(
+        await client.post("/api/v1/tasks", json={"Language": "CSharp", "Code": "broken"}, headers=AUTH), 422
+    )
     assert body["diagnostics"][0]["Id"] == "CS0103" and body["diagnostics"][0]["Line"] == 2
 
 

@@ -31,8 +31,20 @@ def gated(engines: FakeEngines, name: str, **kw: Any) -> asyncio.Event:
 
 
 def test_only_the_transition_table_moves_a_task(clock: FakeClock) -> None:
-    data = TaskData(id="t", seq=1, name="t", description="", language=PS, code="", arguments={},
-                    timeout_seconds=None, parent_id="", extra_imports=[], extra_refs=[], created_at=clock.now())
+    data = TaskData(
+        id="t",
+        seq=1,
+        name="t",
+        description="",
+        language=PS,
+        code="",
+        arguments={},
+        timeout_seconds=None,
+        parent_id="",
+        extra_imports=[],
+        extra_refs=[],
+        created_at=clock.now(),
+    )
     clock.advance(1)
     transition(data, TaskState.RUNNING, clock.now())
     started = data.started_at
@@ -69,11 +81,14 @@ async def test_unknown_ids_and_invalid_fields(svc: TaskService) -> None:
     for call in (svc.start("nope"), svc.cancel("nope"), svc.remove("nope"), svc.wait("nope", 1)):
         with pytest.raises(TaskNotFoundError):
             await call
-    for spec, field in ((TaskSpec(code="1", id="a\nb"), "Id"), (TaskSpec(code="1", name=" "), "Name"),
-                        (TaskSpec(code="1", timeout_seconds=-1), "TimeoutSeconds"),
-                        (TaskSpec(code="1", arguments={"TaskId": 1}), "Arguments"),
-                        (TaskSpec(code="1", extra_refs=["x"]), "ExtraRefs"),
-                        (TaskSpec(code="1", parent_id="missing"), "ParentId")):
+    for spec, field in (
+        (TaskSpec(code="1", id="a\nb"), "Id"),
+        (TaskSpec(code="1", name=" "), "Name"),
+        (TaskSpec(code="1", timeout_seconds=-1), "TimeoutSeconds"),
+        (TaskSpec(code="1", arguments={"TaskId": 1}), "Arguments"),
+        (TaskSpec(code="1", extra_refs=["x"]), "ExtraRefs"),
+        (TaskSpec(code="1", parent_id="missing"), "ParentId"),
+    ):
         with pytest.raises(TaskValidationError) as info:
             await svc.create(spec)
         assert info.value.field == field
@@ -86,8 +101,9 @@ async def test_unknown_ids_and_invalid_fields(svc: TaskService) -> None:
 
 
 async def test_compile_error_registers_nothing(svc: TaskService, engines: FakeEngines) -> None:
-    engines.scripts["broken"] = Script(compile_error=[{"Id": "CS0103", "Severity": "Error", "Message": "nope",
-                                                       "Line": 2, "Column": 5}])
+    engines.scripts["broken"] = Script(
+        compile_error=[{"Id": "CS0103", "Severity": "Error", "Message": "nope", "Line": 2, "Column": 5}]
+    )
     with pytest.raises(CompileError, match="CS0103 at line 2"):
         await svc.create(TaskSpec(code="broken", language=CS, id="b"))
     assert not svc.exists("b")
@@ -157,8 +173,7 @@ async def test_cancel_in_every_state(svc: TaskService, engines: FakeEngines) -> 
     assert engines.held == 0  # every task that can no longer run released its prepared code
 
 
-async def test_timeout_fails_with_timeout_exception(svc: TaskService, engines: FakeEngines,
-                                                    clock: FakeClock) -> None:
+async def test_timeout_fails_with_timeout_exception(svc: TaskService, engines: FakeEngines, clock: FakeClock) -> None:
     engines.scripts["forever"] = Script(forever=True)
     started = clock.monotonic()
     done = await run(svc, "forever", timeout_seconds=2.5)
@@ -168,8 +183,9 @@ async def test_timeout_fails_with_timeout_exception(svc: TaskService, engines: F
     assert 2.5 <= clock.monotonic() - started < 3.5  # one step past the deadline at most
 
 
-async def test_default_timeout_applies_to_tasks_without_their_own(make_service: ServiceFactory,
-                                                                 engines: FakeEngines) -> None:
+async def test_default_timeout_applies_to_tasks_without_their_own(
+    make_service: ServiceFactory, engines: FakeEngines
+) -> None:
     engines.scripts["forever"] = Script(forever=True)
     async with make_service(default_timeout_seconds=1) as service:
         assert (await run(service, "forever"))["Error"]["Type"] == "TimeoutException"  # type: ignore[index]
@@ -178,7 +194,8 @@ async def test_default_timeout_applies_to_tasks_without_their_own(make_service: 
 
 
 async def test_code_that_ignores_a_stop_is_abandoned_after_the_grace_period(
-        svc: TaskService, engines: FakeEngines, clock: FakeClock) -> None:
+    svc: TaskService, engines: FakeEngines, clock: FakeClock
+) -> None:
     engines.scripts["stubborn"] = Script(forever=True, ignore_stop=True)
     rec = await svc.create(TaskSpec(code="stubborn", auto_start=True))
     await until(lambda: bool(engines.fakes[PS].executions))
@@ -189,8 +206,10 @@ async def test_code_that_ignores_a_stop_is_abandoned_after_the_grace_period(
     assert 1.0 <= clock.monotonic() - asked < 1.5  # the service's 1 s grace, in fake time
     assert svc.abandoned == 1 and engines.fakes[PS].executions[-1].abandoned
     notes = [r["Message"] for r in svc.streams(rec["Id"])["Records"]]
-    assert notes == ["The task did not stop within the 1 s grace period; its work was abandoned and may still be "
-                     "running in the daemon."]
+    assert notes == [
+        "The task did not stop within the 1 s grace period; its work was abandoned and may still be "
+        "running in the daemon."
+    ]
     assert "krtasks_abandoned_total 1.0" in metrics_text(svc)
     # A timeout whose stop is ignored ends Failed with the TimeoutException, and is abandoned too.
     done = await run(svc, "stubborn", timeout_seconds=1)
@@ -210,43 +229,61 @@ def metrics_text(service: TaskService) -> str:
 async def test_outcomes_decide_the_final_state(svc: TaskService, engines: FakeEngines) -> None:
     engines.scripts["throws"] = Script(outcome=Outcome(output=[1], error=TaskErrorInfo("X", "boom", line=3)))
     engines.scripts["prompts"] = Script(outcome=Outcome(prompt="Read-Host needs a host"))
-    engines.scripts["notes"] = Script(outcome=Outcome(output="ok", notes=["kept 5"],
-                                                      records=[("Error", "late", "2026-01-01T00:00:00.000000Z")]))
+    engines.scripts["notes"] = Script(
+        outcome=Outcome(output="ok", notes=["kept 5"], records=[("Error", "late", "2026-01-01T00:00:00.000000Z")])
+    )
     failed = await run(svc, "throws")
-    assert failed["State"] == "Failed" and failed["Error"] == {"Type": "X", "Message": "boom", "Category": None,
-                                                               "StackTrace": None, "Line": 3, "Column": None}
+    assert failed["State"] == "Failed" and failed["Error"] == {
+        "Type": "X",
+        "Message": "boom",
+        "Category": None,
+        "StackTrace": None,
+        "Line": 3,
+        "Column": None,
+    }
     assert svc.result(failed["Id"])["Output"] == [1]  # partial output is kept
     prompted = await run(svc, "prompts")
     assert prompted["Error"]["Type"].endswith("HostException")  # type: ignore[index]
     assert "Read-Host needs a host" in prompted["Error"]["Message"]  # type: ignore[index]
     noted = await run(svc, "notes")
     assert [(r["Stream"], r["Message"]) for r in svc.streams(noted["Id"])["Records"]] == [
-        ("Error", "late"), ("Warning", "kept 5")]
+        ("Error", "late"),
+        ("Warning", "kept 5"),
+    ]
 
 
 async def test_steps_bring_progress_and_numbered_records(svc: TaskService, engines: FakeEngines) -> None:
-    engines.scripts["talks"] = Script(steps=[
-        StepReport(False, [("Warning", f"w{i}", "t") for i in range(3)], Progress(10, "Running")),
-        StepReport(False, [], Progress(50, "half", "Copying")),
-        StepReport(False, [("Information", "i", "t")], None),
-    ])
+    engines.scripts["talks"] = Script(
+        steps=[
+            StepReport(False, [("Warning", f"w{i}", "t") for i in range(3)], Progress(10, "Running")),
+            StepReport(False, [], Progress(50, "half", "Copying")),
+            StepReport(False, [("Information", "i", "t")], None),
+        ]
+    )
     done = await run(svc, "talks")
     page = svc.streams(done["Id"])
     assert [(r["Index"], r["Message"]) for r in page["Records"]] == [(0, "w0"), (1, "w1"), (2, "w2"), (3, "i")]
     assert page["Next"] == 4 and svc.streams(done["Id"], since=3)["Records"][0]["Message"] == "i"
-    assert done["Progress"] == {"PercentComplete": 100, "StatusMessage": "Completed", "Activity": "Copying",
-                                "CurrentOperation": None, "SecondsRemaining": None}
+    assert done["Progress"] == {
+        "PercentComplete": 100,
+        "StatusMessage": "Completed",
+        "Activity": "Copying",
+        "CurrentOperation": None,
+        "SecondsRemaining": None,
+    }
     with pytest.raises(TaskValidationError):
         svc.streams(done["Id"], since=-1)
 
 
 async def test_events_in_order(svc: TaskService, engines: FakeEngines) -> None:
-    engines.scripts["talks"] = Script(steps=[
-        StepReport(False, [], Progress(0, "Running")),
-        StepReport(False, [("Warning", "step 1", "t")], Progress(30, "Running")),
-        StepReport(False, [], Progress(30, "Running")),  # unchanged: no event
-        StepReport(False, [("Warning", "step 2", "t")], Progress(60, "Running")),
-    ])
+    engines.scripts["talks"] = Script(
+        steps=[
+            StepReport(False, [], Progress(0, "Running")),
+            StepReport(False, [("Warning", "step 1", "t")], Progress(30, "Running")),
+            StepReport(False, [], Progress(30, "Running")),  # unchanged: no event
+            StepReport(False, [("Warning", "step 2", "t")], Progress(60, "Running")),
+        ]
+    )
     rec = await svc.create(TaskSpec(code="talks"))
     seen: list[tuple[str, Any]] = []
 
@@ -306,7 +343,8 @@ async def test_list_filters_newest_first(svc: TaskService) -> None:
     cs = await svc.create(TaskSpec(code="1", language=CS, name="lst-cs"))
     assert [r["Id"] for r in svc.list(name="LST-*")] == [cs["Id"], *(m["Id"] for m in reversed(made))]
     assert [r["Id"] for r in svc.list(name="lst-?", language="ps", state="notstarted")] == [
-        m["Id"] for m in reversed(made)]
+        m["Id"] for m in reversed(made)
+    ]
     for bad in ({"state": "Sleeping"}, {"language": "cobol"}):
         with pytest.raises(TaskValidationError):
             svc.list(**bad)

@@ -28,8 +28,9 @@ async def states_in(store: SqliteTaskStore) -> dict[str, TaskState]:
     return {t.data.id: t.data.state for t in await store.load()}
 
 
-async def test_every_change_is_durable_before_the_answer(make_service: ServiceFactory, store: SqliteTaskStore,
-                                                         engines: FakeEngines) -> None:
+async def test_every_change_is_durable_before_the_answer(
+    make_service: ServiceFactory, store: SqliteTaskStore, engines: FakeEngines
+) -> None:
     gate = asyncio.Event()
     engines.scripts["slow"] = Script(gate=gate)
     async with make_service(store=store) as svc:
@@ -48,25 +49,49 @@ async def test_every_change_is_durable_before_the_answer(make_service: ServiceFa
 
 
 async def test_restore_fails_what_was_cut_off_and_what_no_longer_compiles(
-        make_service: ServiceFactory, store: SqliteTaskStore, engines: FakeEngines, clock: FakeClock) -> None:
+    make_service: ServiceFactory, store: SqliteTaskStore, engines: FakeEngines, clock: FakeClock
+) -> None:
     def task(task_id: str, seq: int, state: TaskState, code: str = "ok", **kw: Any) -> TaskData:
-        return TaskData(id=task_id, seq=seq, name=task_id, description="", language=Language.CSHARP, code=code,
-                        arguments={"n": 1}, timeout_seconds=None, parent_id="", extra_imports=[], extra_refs=[],
-                        created_at=clock.now(), state=state, **kw)
+        return TaskData(
+            id=task_id,
+            seq=seq,
+            name=task_id,
+            description="",
+            language=Language.CSHARP,
+            code=code,
+            arguments={"n": 1},
+            timeout_seconds=None,
+            parent_id="",
+            extra_imports=[],
+            extra_refs=[],
+            created_at=clock.now(),
+            state=state,
+            **kw,
+        )
 
     started: dict[str, Any] = {"started_at": clock.now()}
-    await store.put([
-        task("done", 1, TaskState.COMPLETED, completed_at=clock.now(), output=7, progress=Progress(100, "Completed"),
-             **started),
-        task("waiting", 2, TaskState.NOT_STARTED),
-        task("broken", 3, TaskState.NOT_STARTED, code="no longer compiles"),
-        task("queued", 4, TaskState.QUEUED),
-        task("running", 5, TaskState.RUNNING, **started),
-        task("stopping", 6, TaskState.STOPPING, **started),
-    ])
+    await store.put(
+        [
+            task(
+                "done",
+                1,
+                TaskState.COMPLETED,
+                completed_at=clock.now(),
+                output=7,
+                progress=Progress(100, "Completed"),
+                **started,
+            ),
+            task("waiting", 2, TaskState.NOT_STARTED),
+            task("broken", 3, TaskState.NOT_STARTED, code="no longer compiles"),
+            task("queued", 4, TaskState.QUEUED),
+            task("running", 5, TaskState.RUNNING, **started),
+            task("stopping", 6, TaskState.STOPPING, **started),
+        ]
+    )
     await store.add_records([("done", 0, "Warning", "kept", "t")])
-    engines.scripts["no longer compiles"] = Script(compile_error=[
-        {"Id": "CS0103", "Severity": "Error", "Message": "gone", "Line": 4, "Column": 2}])
+    engines.scripts["no longer compiles"] = Script(
+        compile_error=[{"Id": "CS0103", "Severity": "Error", "Message": "gone", "Line": 4, "Column": 2}]
+    )
     clock.advance(60)
     async with make_service(store=store) as svc:
         assert svc.result("done")["Output"] == 7 and svc.streams("done")["Records"][0]["Message"] == "kept"
@@ -88,8 +113,9 @@ async def test_restore_fails_what_was_cut_off_and_what_no_longer_compiles(
         assert (await asyncio.wait_for(svc.wait("done"), 1))["State"] == "Completed"
 
 
-async def test_retention_takes_whole_finished_subtrees(make_service: ServiceFactory, store: SqliteTaskStore,
-                                                      engines: FakeEngines, clock: FakeClock) -> None:
+async def test_retention_takes_whole_finished_subtrees(
+    make_service: ServiceFactory, store: SqliteTaskStore, engines: FakeEngines, clock: FakeClock
+) -> None:
     gate = asyncio.Event()
     engines.scripts["slow"] = Script(gate=gate)
     async with make_service(store=store, retention_seconds=3600, max_finished=0) as svc:
@@ -135,7 +161,8 @@ class FailingStore(SqliteTaskStore):
 
 
 async def test_store_write_failures_reach_the_caller_and_spare_the_task(
-        make_service: ServiceFactory, tmp_path: Path, engines: FakeEngines, caplog: pytest.LogCaptureFixture) -> None:
+    make_service: ServiceFactory, tmp_path: Path, engines: FakeEngines, caplog: pytest.LogCaptureFixture
+) -> None:
     failing = FailingStore(tmp_path / "tasks.db")
     engines.scripts["talks"] = Script(steps=[StepReport(False, [("Warning", "w", "t")])])
     try:
@@ -153,8 +180,9 @@ async def test_store_write_failures_reach_the_caller_and_spare_the_task(
         await failing.close()
 
 
-async def test_a_restored_task_keeps_its_timestamps(make_service: ServiceFactory, store: SqliteTaskStore,
-                                                    clock: FakeClock) -> None:
+async def test_a_restored_task_keeps_its_timestamps(
+    make_service: ServiceFactory, store: SqliteTaskStore, clock: FakeClock
+) -> None:
     async with make_service(store=store) as svc:
         done = await run(svc, "x", id="x")
     clock.advance(timedelta(days=1).total_seconds())
