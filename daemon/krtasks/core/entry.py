@@ -7,7 +7,15 @@ import asyncio
 from dataclasses import dataclass, field
 
 from ..engines.base import Execution, Prepared
-from ..models import StopReason, StreamRecord, TaskData, TaskRecordJson, TaskState
+from ..models import (
+    StopReason,
+    StreamPageJson,
+    StreamRecord,
+    TaskData,
+    TaskRecordJson,
+    TaskResultJson,
+    TaskState,
+)
 from ..records import iso, timespan
 
 
@@ -71,4 +79,25 @@ class TaskEntry:
             "ChildrenId": list(self.children),
             "TimeoutSeconds": d.timeout_seconds,
             "Error": None if d.error is None else d.error.to_json(),
+        }
+
+    def result(self) -> TaskResultJson:
+        """``{Id, CreatedAt, State, Output, Error}`` (CreatedAt tells tasks apart that reuse an id)."""
+        d = self.data
+        return {
+            "Id": d.id,
+            "CreatedAt": iso(d.created_at) or "",
+            "State": d.state,
+            "Output": d.output,
+            "Error": None if d.error is None else d.error.to_json(),
+        }
+
+    def stream_page(self, since: int, limit: int) -> StreamPageJson:
+        """At most ``limit`` stream records from index ``since`` on; ``Next`` is the index to ask from next."""
+        page = self.records[since : since + limit]
+        return {
+            "Id": self.id,
+            "CreatedAt": iso(self.data.created_at) or "",
+            "Records": [r.to_json() for r in page],
+            "Next": since + len(page) if page else max(since, len(self.records)),
         }

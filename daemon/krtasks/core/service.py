@@ -28,7 +28,7 @@ from ..models import (
     TaskResultJson,
     TaskSpec,
 )
-from ..records import iso, utc_now
+from ..records import utc_now
 from ..store import TaskStore
 from . import retention
 from .commands import Commands
@@ -196,16 +196,9 @@ class TaskService:
             TaskConflictError: the task has not finished.
         """
         task = self._registry.get(task_id)
-        d = task.data
-        if not d.state.finished:
-            raise TaskConflictError(f"Task '{d.id}' is {d.state.value}; its result is available once it has finished.")
-        return {
-            "Id": d.id,
-            "CreatedAt": iso(d.created_at) or "",
-            "State": d.state,
-            "Output": d.output,
-            "Error": None if d.error is None else d.error.to_json(),
-        }
+        if not task.state.finished:
+            raise TaskConflictError(f"Task '{task.id}' is {task.state}; its result is available once it has finished.")
+        return task.result()
 
     def streams(self, task_id: str, since: int = 0) -> StreamPageJson:
         """Stream records from index ``since`` on, at most :data:`STREAM_PAGE` per call (ask again from
@@ -217,14 +210,7 @@ class TaskService:
         """
         if since < 0:
             raise TaskValidationError("Since", "must be 0 or more")
-        task = self._registry.get(task_id)
-        page = task.records[since : since + STREAM_PAGE]
-        return {
-            "Id": task.id,
-            "CreatedAt": iso(task.data.created_at) or "",
-            "Records": [r.to_json() for r in page],
-            "Next": since + len(page) if page else max(since, len(task.records)),
-        }
+        return self._registry.get(task_id).stream_page(since, STREAM_PAGE)
 
     async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecordJson:
         """The record as soon as the task has finished (durably), or the current record after ``timeout``
@@ -304,8 +290,6 @@ class TaskService:
             TaskValidationError: neither given, or a blank value.
         """
         return await self._commands.run(self._ops.rename(task_id, name, description))
-
-    # ------------------------------------------------------------------ retention
 
     async def sweep(self) -> int:
         """Apply retention now (see :func:`krtasks.core.retention.sweep`); returns how many subtrees went."""
