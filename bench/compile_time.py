@@ -26,7 +26,9 @@ CHILD = "--child"
 
 
 def child() -> None:
-    from krtasks.engine_roslyn import RoslynEngine
+    from krtasks.engines.base import CodeRequest, OutputLimits
+    from krtasks.engines.roslyn import RoslynEngine
+    from krtasks.models import Language
     from krtasks.runtime import load_runtime
 
     net = load_runtime().net
@@ -43,7 +45,7 @@ def child() -> None:
             raise SystemExit(f"{name} did not compile: {[str(d.Message) for d in result.Diagnostics]}")
         result.Script.Unload()
 
-    code = 'var sb = new System.Text.StringBuilder(); sb.Append(total * 2); return sb.ToString();'
+    code = "var sb = new System.Text.StringBuilder(); sb.Append(total * 2); return sb.ToString();"
     timed("cs_first", lambda: compiler.CompileCSharp(code, args, empty, empty))
     timed("vb_first", lambda: compiler.CompileVisualBasic("Return (total * 2).ToString()", args, empty, empty))
     for i in range(20):
@@ -52,13 +54,14 @@ def child() -> None:
         timed(f"vb_{i}", lambda vb=vb: compiler.CompileVisualBasic(vb, args, empty, empty))
     for lang in ("cs", "vb"):
         out[f"{lang}_next"] = statistics.mean(out.pop(f"{lang}_{i}") for i in range(20))
-    engine = RoslynEngine(net, "CSharp", 16, 100, 8, 1 << 20)
-    key = engine.prepare(code, args, [], [])
+    engine = RoslynEngine(net, Language.CSHARP, 16, OutputLimits())
+    request = CodeRequest(code, {"total": 21}, '{"total": 21}')
+    held = engine.prepare(request)
     began = time.perf_counter()
     for _ in range(100):
-        engine.release(engine.prepare(code, args, [], []))
+        engine.release(engine.prepare(request))
     out["cs_cached"] = (time.perf_counter() - began) * 1000 / 100
-    engine.release(key)
+    engine.release(held)
     engine.close()
     print(json.dumps(out))
 
@@ -75,15 +78,18 @@ def main() -> None:
             env = dict(os.environ)
             if bundle is not None:
                 env["KRTASKS_BUNDLE"] = bundle
-            done = subprocess.run([sys.executable, __file__, CHILD], capture_output=True, text=True, check=True,
-                                  env=env)
+            done = subprocess.run(
+                [sys.executable, __file__, CHILD], capture_output=True, text=True, check=True, env=env
+            )
             for name, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
                 samples[bundle].setdefault(name, []).append(value)
     for bundle in bundles:
         print(f"bundle: {bundle or 'default'}")
         for name, values in samples[bundle].items():
-            print(f"  {name:10} median {statistics.median(values):9.2f} ms  (min {min(values):.2f}, "
-                  f"max {max(values):.2f})")
+            print(
+                f"  {name:10} median {statistics.median(values):9.2f} ms  (min {min(values):.2f}, "
+                f"max {max(values):.2f})"
+            )
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from krtasks.core.service import TaskService
 from krtasks.errors import CompileError
-from krtasks.models import Language, ServiceConfig, TaskSpec
+from krtasks.models import Language, ServiceConfig, TaskRecordJson, TaskSpec
 from krtasks.runtime import RuntimeInfo
-from krtasks.service import TaskService
 
 PS, CS, VB = Language.POWERSHELL, Language.CSHARP, Language.VBNET
 
@@ -52,7 +52,7 @@ async def svc(runtime: RuntimeInfo) -> AsyncIterator[TaskService]:
     await service.close(grace_seconds=2)
 
 
-async def run(svc: TaskService, code: str, language: Language, **kw: Any) -> tuple[dict[str, Any], Any]:
+async def run(svc: TaskService, code: str, language: Language, **kw: Any) -> tuple[TaskRecordJson, Any]:
     """Create with AutoStart, wait for the end; the record and the output."""
     rec = await svc.create(TaskSpec(code=code, language=language, auto_start=True, **kw))
     done = await svc.wait(rec["Id"], 60)
@@ -66,32 +66,35 @@ async def run(svc: TaskService, code: str, language: Language, **kw: Any) -> tup
 async def test_csharp_sees_kestrun_imports_without_extra_imports(svc: TaskService) -> None:
     _, out = await run(svc, 'return Path.GetFileName("/a/b.txt") + Regex.IsMatch("x", "x") + File.Exists("/nope");', CS)
     assert out == "b.txtTrueFalse"
-    _, out = await run(svc, "var h = new Hashtable { [\"k\"] = 1 }; var p = new PSObject(\"v\"); "
-                            "return h.Count + \":\" + p.BaseObject;", CS)
+    _, out = await run(
+        svc, 'var h = new Hashtable { ["k"] = 1 }; var p = new PSObject("v"); return h.Count + ":" + p.BaseObject;', CS
+    )
     assert out == "1:v"
 
 
 async def test_csharp_every_default_namespace_resolves(svc: TaskService) -> None:
     # One typeof per namespace: losing any import (or the reference behind it) fails the compile.
     names = ", ".join(f"typeof({t}).Namespace" for t in KESTRUN_IMPORTS.values())
-    _, out = await run(svc, f"return string.Join(\"|\", new[] {{ {names} }});", CS)
+    _, out = await run(svc, f'return string.Join("|", new[] {{ {names} }});', CS)
     assert out.split("|") == list(KESTRUN_IMPORTS)
 
 
 async def test_visual_basic_every_default_namespace_resolves(svc: TaskService) -> None:
     vb_types = [t.replace("<int>", "(Of Integer)") for t in KESTRUN_IMPORTS.values()]
     names = ", ".join(f"GetType({t}).Namespace" for t in vb_types)
-    _, out = await run(svc, f"Return String.Join(\"|\", New String() {{ {names} }})", VB)
+    _, out = await run(svc, f'Return String.Join("|", New String() {{ {names} }})', VB)
     assert out.split("|") == list(KESTRUN_IMPORTS)
 
 
 async def test_powershell_sdk_is_referenced(svc: TaskService) -> None:
     # The bundle's SDK assemblies are references: a cmdlet type from Microsoft.PowerShell.Commands.Utility.
-    _, out = await run(svc, "return typeof(Microsoft.PowerShell.Commands.WriteOutputCommand).Assembly.GetName().Name;",
-                       CS)
+    _, out = await run(
+        svc, "return typeof(Microsoft.PowerShell.Commands.WriteOutputCommand).Assembly.GetName().Name;", CS
+    )
     assert out == "Microsoft.PowerShell.Commands.Utility"
-    _, out = await run(svc, "using (var ps = PowerShell.Create()) { ps.AddScript(\"6 * 7\"); "
-                            "return ps.Invoke()[0].BaseObject; }", CS)
+    _, out = await run(
+        svc, 'using (var ps = PowerShell.Create()) { ps.AddScript("6 * 7"); return ps.Invoke()[0].BaseObject; }', CS
+    )
     assert out == 42
 
 
@@ -122,13 +125,18 @@ async def test_warm_compile_stays_fast(svc: TaskService) -> None:
 
 
 async def test_csharp_locals_and_globals(svc: TaskService) -> None:
-    _, out = await run(svc, """
+    _, out = await run(
+        svc,
+        """
         var kind = Locals.GetType() == typeof(Dictionary<string, object>);
         var sum = (int)Locals["N"] + (int)Locals["n"];  // names are case-insensitive, as the arguments
         Locals["n"] = 100;                              // a run's own copy
         var shared = Globals is IReadOnlyDictionary<string, object>;
         return $"{kind}|{sum}|{Arguments["n"]}|{Locals.Count}|{Globals.Count}|{shared}";
-    """, CS, arguments={"n": 21, "label": "x"})
+    """,
+        CS,
+        arguments={"n": 21, "label": "x"},
+    )
     assert out == "True|42|21|2|0|True"
 
 
@@ -144,10 +152,14 @@ async def test_csharp_argument_named_locals_does_not_hide_them(svc: TaskService)
 
 
 async def test_visual_basic_g_and_microsoft_visual_basic(svc: TaskService) -> None:
-    _, out = await run(svc, 'Dim s = Len("abcd") & vbCrLf & CInt("5") & "|" & (Now.Year >= 2026)\n'
-                            'Return s & "|" & g.Locals("n") & "|" & g.Globals.Count & "|" & n & "|" & '
-                            '(KrTaskGlobals.TaskId = TaskId) & "|" & g.TaskProgress.StatusMessage', VB,
-                       arguments={"n": 7})
+    _, out = await run(
+        svc,
+        'Dim s = Len("abcd") & vbCrLf & CInt("5") & "|" & (Now.Year >= 2026)\n'
+        'Return s & "|" & g.Locals("n") & "|" & g.Globals.Count & "|" & n & "|" & '
+        '(KrTaskGlobals.TaskId = TaskId) & "|" & g.TaskProgress.StatusMessage',
+        VB,
+        arguments={"n": 7},
+    )
     assert out == "4\r\n5|True|7|0|7|True|Running"
 
 
@@ -162,9 +174,14 @@ async def test_visual_basic_argument_named_g(svc: TaskService) -> None:
 async def test_cancelled_csharp_without_token_keeps_its_result(svc: TaskService) -> None:
     # The tutorial's C# task awaits Task.Delay without the token: a cancel lets it finish; it ends Stopped
     # (the cancel was asked for) and keeps what it returned.
-    rec = await svc.create(TaskSpec(code='TaskProgress.StatusMessage = "in"; await Task.Delay(800); '
-                                         'TaskProgress.Complete("Completed"); return "kept";',
-                                    language=CS, auto_start=True))
+    rec = await svc.create(
+        TaskSpec(
+            code='TaskProgress.StatusMessage = "in"; await Task.Delay(800); '
+            'TaskProgress.Complete("Completed"); return "kept";',
+            language=CS,
+            auto_start=True,
+        )
+    )
     deadline = time.monotonic() + 20
     while svc.get(rec["Id"])["Progress"]["StatusMessage"] != "in":
         assert time.monotonic() < deadline
