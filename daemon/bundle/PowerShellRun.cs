@@ -112,6 +112,10 @@ public sealed class PowerShellRun : IDisposable
         return null;
     }
 
+    /// <summary>Makes <paramref name="path"/> the script's current location (<c>$PWD</c>) before it starts.</summary>
+    /// <exception cref="ItemNotFoundException">No such directory.</exception>
+    public void SetLocation(string path) => _ps.Runspace.SessionStateProxy.Path.SetLocation(path);
+
     /// <summary>Starts the pipeline without blocking.</summary>
     public void Start() => _pending = _ps.BeginInvoke<PSObject, PSObject>(null, _output);
 

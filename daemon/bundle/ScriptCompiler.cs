@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Reflection;
-using System.Runtime.Loader;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -15,26 +14,27 @@ public sealed record CompileDiagnostic(string Id, string Severity, string Messag
 /// <summary>Outcome of a compilation: a runnable script, or the errors that refused it.</summary>
 public sealed class CompileResult
 {
-    internal CompileResult(CompiledScript? script, CompileDiagnostic[] diagnostics)
+    internal CompileResult(ScriptImage? image, CompileDiagnostic[] diagnostics)
     {
-        Script = script;
+        Image = image;
         Diagnostics = diagnostics;
     }
 
-    /// <summary>The compiled script, or null when compilation failed.</summary>
-    public CompiledScript? Script { get; }
+    /// <summary>The compiled image (not loaded anywhere yet), or null when compilation failed.</summary>
+    public ScriptImage? Image { get; }
 
     /// <summary>Errors and warnings, in source order.</summary>
     public CompileDiagnostic[] Diagnostics { get; }
 
-    /// <summary>True when a script was produced.</summary>
-    public bool Success => Script is not null;
+    /// <summary>True when an image was produced.</summary>
+    public bool Success => Image is not null;
 }
 
 /// <summary>
 /// Compiles C# (Roslyn script semantics: last expression is the result, top-level await) and
 /// VB.NET (Roslyn has no VB scripting API, so the snippet is wrapped in an async module function)
-/// into assemblies loaded in collectible load contexts, so memory is returned when a script is unloaded.
+/// into assembly images (<see cref="ScriptImage"/>: bytes that can be loaded in this process or sent to a
+/// worker process) that load into collectible load contexts, so memory is returned when a script is unloaded.
 /// Each argument becomes a typed local; TaskProgress, TaskId, CancellationToken and Arguments are in scope, and
 /// Kestrun's Locals and Globals (C# as globals, VB through g, the globals parameter, as in Kestrun).
 /// </summary>
@@ -122,8 +122,8 @@ public static class ScriptCompiler
     public static void WarmUp()
     {
         var args = new Dictionary<string, object?>();
-        CompileCSharp("1 + 1", args, Array.Empty<string>(), Array.Empty<string>()).Script?.Unload();
-        CompileVisualBasic("Return 1", args, Array.Empty<string>(), Array.Empty<string>()).Script?.Unload();
+        CompileCSharp("1 + 1", args, Array.Empty<string>(), Array.Empty<string>());
+        CompileVisualBasic("Return 1", args, Array.Empty<string>(), Array.Empty<string>());
     }
 
     /// <summary>Compiles C# script code.</summary>
@@ -228,21 +228,7 @@ public static class ScriptCompiler
                 .Select(d => ToDiagnostic(d, userFile)))
             .ToArray();
         if (!emit.Success || refErrors.Count > 0) { return new CompileResult(null, diagnostics); }
-        pe.Position = 0;
-        pdb.Position = 0;
-        var alc = new AssemblyLoadContext(compilation.AssemblyName, isCollectible: true);
-        var asm = alc.LoadFromStream(pe, pdb);
-        MethodInfo entry;
-        if (isScript)
-        {
-            entry = asm.GetTypes().SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
-                .Single(m => m.Name == "<Factory>");
-        }
-        else
-        {
-            entry = asm.GetType("KrTaskModule")!.GetMethod("Run")!;
-        }
-        return new CompileResult(new CompiledScript(alc, entry, isScript, userFile), diagnostics);
+        return new CompileResult(new ScriptImage(pe.ToArray(), pdb.ToArray(), isScript, userFile), diagnostics);
     }
 
     private static CompileDiagnostic ToDiagnostic(Diagnostic d, string userFile)
@@ -258,55 +244,5 @@ public static class ScriptCompiler
             }
         }
         return new CompileDiagnostic(d.Id, d.Severity.ToString(), d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), line, column);
-    }
-}
-
-/// <summary>A compiled C# or VB script, loaded in its own collectible load context.</summary>
-public sealed class CompiledScript
-{
-    private AssemblyLoadContext? _alc;
-    private MethodInfo? _entry;
-    private readonly bool _isScript;
-
-    internal CompiledScript(AssemblyLoadContext alc, MethodInfo entry, bool isScript, string file)
-    {
-        _alc = alc;
-        _entry = entry;
-        _isScript = isScript;
-        File = file;
-    }
-
-    /// <summary>The file name user code frames carry (for error positions).</summary>
-    public string File { get; }
-
-    /// <summary>True once <see cref="Unload"/> ran.</summary>
-    public bool IsUnloaded => _alc is null;
-
-    /// <summary>
-    /// Starts the code on the thread pool (never on the caller's thread) with console output routed
-    /// to <paramref name="sink"/>. The task's result is the script's value.
-    /// </summary>
-    /// <exception cref="ObjectDisposedException">The script was unloaded.</exception>
-    public Task<object?> Start(TaskGlobals globals, StreamSink sink)
-    {
-        var entry = _entry ?? throw new ObjectDisposedException(nameof(CompiledScript));
-        var isScript = _isScript;
-        return Task.Run(async () =>
-        {
-            ConsoleRouter.Enter(sink);
-            var call = isScript
-                ? entry.Invoke(null, new object?[] { new object?[] { globals, null } })
-                : entry.Invoke(null, new object?[] { globals });
-            return await ((Task<object?>)call!).ConfigureAwait(false);
-        });
-    }
-
-    /// <summary>Unloads the load context; memory is reclaimed once no running code uses it.</summary>
-    public void Unload()
-    {
-        var alc = _alc;
-        _alc = null;
-        _entry = null;
-        alc?.Unload();
     }
 }

@@ -48,13 +48,14 @@ class NetTypes:
     types from here instead of importing them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, compiler: bool) -> None:
         from KrTasks.Runtime import (
             ConsoleRouter,
             ErrorInfo,
             OutputConverter,
             PowerShellRun,
-            ScriptCompiler,
+            ProcessContext,
+            ScriptImage,
             StreamSink,
             TaskArguments,
             TaskGlobals,
@@ -68,7 +69,14 @@ class NetTypes:
         self.ErrorInfo: Any = ErrorInfo
         self.OutputConverter: Any = OutputConverter
         self.PowerShellRun: Any = PowerShellRun
-        self.ScriptCompiler: Any = ScriptCompiler
+        self.ScriptImage: Any = ScriptImage
+        self.ProcessContext: Any = ProcessContext
+        self.ScriptCompiler: Any = None
+        """Roslyn behind KrTasks' compiler (None in a worker process, which runs images but never compiles)."""
+        if compiler:
+            from KrTasks.Runtime import ScriptCompiler
+
+            self.ScriptCompiler = ScriptCompiler
         self.StreamSink: Any = StreamSink
         self.TaskArguments: Any = TaskArguments
         self.TaskGlobals: Any = TaskGlobals
@@ -111,11 +119,13 @@ def check_bundle(bundle: Path) -> None:
         )
 
 
-def load_runtime(bundle: Path | None = None) -> RuntimeInfo:
+def load_runtime(bundle: Path | None = None, *, compiler: bool = True) -> RuntimeInfo:
     """Load CoreCLR with the bundle's runtimeconfig and make the bundle's assemblies resolvable.
 
-    Idempotent: a second call returns the first call's :class:`RuntimeInfo` (asking for another
-    bundle after the first load raises, since the CLR cannot be reloaded).
+    ``compiler``: also load Roslyn (the daemon; a worker process runs compiled images and needs it not,
+    which saves ~100 MB and a second of start-up). Idempotent: a second call returns the first call's
+    :class:`RuntimeInfo` (asking for another bundle after the first load raises, since the CLR cannot be
+    reloaded).
 
     Raises:
         RuntimeNotAvailableError: the bundle or .NET is missing, or the CLR failed to start.
@@ -145,19 +155,18 @@ def load_runtime(bundle: Path | None = None) -> RuntimeInfo:
             sys.path.append(str(bundle))
         import clr
 
-        for name in (
-            "System.Management.Automation",
+        roslyn = (
             "Microsoft.CodeAnalysis",
             "Microsoft.CodeAnalysis.CSharp",
             "Microsoft.CodeAnalysis.CSharp.Scripting",
             "Microsoft.CodeAnalysis.VisualBasic",
-            "KrTasks.Runtime",
-        ):
+        )
+        for name in ("System.Management.Automation", *(roslyn if compiler else ()), "KrTasks.Runtime"):
             clr.AddReference(name)
         from System import Environment
         from System.Management.Automation import PSVersionInfo
 
-        net = NetTypes()
+        net = NetTypes(compiler)
         _stop_assembly_tracking()
         net.ConsoleRouter.Install()
         _loaded = RuntimeInfo(

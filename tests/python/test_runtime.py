@@ -117,7 +117,7 @@ def _globals() -> Any:
 def _run(compiled: Any) -> Any:
     from KrTasks.Runtime import StreamSink
 
-    task = compiled.Script.Start(_globals(), StreamSink(10))
+    task = compiled.Image.Load().Start(_globals(), StreamSink(10))
     assert task.Wait(60_000)
     return task.Result
 

@@ -1,23 +1,23 @@
 """C# and VB.NET engines (Roslyn, synchronous). Code is compiled when a task is created; identical code with
 the same argument types, imports and references is compiled once and shared.
 
-Memory: every compiled script lives in its own collectible AssemblyLoadContext. A cache entry is held
-by the tasks that use it; entries no task holds stay in an LRU of ``cache_size`` and are unloaded when
-they fall out, so distinct ad-hoc scripts do not accumulate (Roslyn's own scripting API would load
-every script into a context that is never freed).
+Compilation produces an image (assembly bytes); the image is loaded where the task runs, in its own
+collectible AssemblyLoadContext. A cache entry is held by the tasks that use it; entries no task holds
+stay in an LRU of ``cache_size`` and are unloaded when they fall out, so distinct ad-hoc scripts do not
+accumulate (Roslyn's own scripting API would load every script into a context that is never freed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from ..models import Language, TaskErrorInfo
 from ..runtime import NetTypes
 from .base import CodeRequest, LaunchRequest, Outcome, OutputLimits, Prepared, StepReport
+from .cache import HeldCache
 from .captured import CapturedExecution, compile_error, drain, dropped_notes, error_info, load_json, new_progress
 
 _warm_up_lock = threading.Lock()
@@ -27,137 +27,122 @@ CacheKey = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]
 """(language, code, argument signature, imports, references)."""
 
 
-@dataclass
-class _Entry:
-    script: Any
-    holders: int = 0
+class RoslynCompiler:
+    """Compiles C# or VB.NET to a .NET ``ScriptImage`` (assembly bytes, loaded nowhere yet). Thread-safe."""
+
+    def __init__(self, net: NetTypes, language: Language) -> None:
+        self._net = net
+        self.language = language
+
+    def key(self, request: CodeRequest) -> tuple[CacheKey, Any]:
+        """The compile-cache key of ``request`` and its arguments as a .NET dictionary."""
+        arguments = self._net.TaskArguments.FromJson(request.arguments_json)
+        signature = str(self._net.TaskArguments.Signature(arguments))
+        return (self.language.value, request.code, signature, request.extra_imports, request.extra_refs), arguments
+
+    def compile(self, request: CodeRequest, arguments: Any) -> Any:
+        """The image of ``request``'s code.
+
+        Raises:
+            CompileError: with Roslyn's diagnostics (CSxxxx / BCxxxx, 1-based lines in the user's code).
+        """
+        compiler = self._net.ScriptCompiler
+        compile_fn = compiler.CompileCSharp if self.language == Language.CSHARP else compiler.CompileVisualBasic
+        result = compile_fn(request.code, arguments, list(request.extra_imports), list(request.extra_refs))
+        if not result.Success:
+            raise compile_error(self.language, result.Diagnostics)
+        return result.Image
+
+    def warm_up(self) -> None:
+        """Compile once (C# and VB, once per process) so that later compiles skip the cold JIT of the
+        compiler (~3 s on 2 cores)."""
+        global _warmed_up
+        with _warm_up_lock:
+            if not _warmed_up:
+                _warmed_up = True
+                self._net.ScriptCompiler.WarmUp()
 
 
 @dataclass(frozen=True, slots=True)
 class RoslynScript:
-    """The prepared handle of a C#/VB task: its compile-cache key and its arguments (a .NET dictionary)."""
+    """The prepared handle of a C#/VB task (thread isolation): its compile-cache key and its arguments (a
+    .NET dictionary)."""
 
     key: CacheKey
     arguments: Any
 
 
+def start_script(net: NetTypes, compiled: Any, arguments: Any, task_id: str, limits: OutputLimits) -> RoslynExecution:
+    """Start a loaded ``CompiledScript`` on the .NET thread pool with a new ``TaskProgress``."""
+    sink = net.StreamSink(limits.stream_records)
+    progress = new_progress(net)
+    cts = net.CancellationTokenSource()
+    globals_ = net.TaskGlobals(task_id, progress, arguments, cts.Token)
+    task = compiled.Start(globals_, sink)
+    return RoslynExecution(net, task, cts, sink, progress, str(compiled.File), limits)
+
+
 class RoslynEngine:
-    """Compiles and starts C# or VB.NET code (a :class:`SyncEngine`). Thread-safe."""
+    """Compiles C# or VB.NET and runs it in this process (a :class:`SyncEngine`). Compiled scripts are loaded
+    once per cache key, held by the tasks that use them, and unloaded when they fall out of the LRU of
+    ``cache_size`` unheld ones. Thread-safe."""
 
     def __init__(self, net: NetTypes, language: Language, cache_size: int, limits: OutputLimits) -> None:
         self._net = net
-        self._language = language
-        self._cache_size = max(0, cache_size)
+        self._compiler = RoslynCompiler(net, language)
         self._limits = limits
-        self._lock = threading.Lock()
-        self._held: dict[CacheKey, _Entry] = {}
-        self._idle: OrderedDict[CacheKey, _Entry] = OrderedDict()
+        self._scripts: HeldCache[CacheKey, Any] = HeldCache(cache_size, lambda script: script.Unload())
         self.compilations = 0
         """Compilations done (cache misses), for tests and metrics."""
 
     @property
     def language(self) -> Language:
         """CSharp or VBNet."""
-        return self._language
+        return self._compiler.language
 
     def prepare(self, request: CodeRequest) -> Prepared:
-        """Compile (or reuse) the code and hold the result for one task.
+        """Compile (or reuse) the code, load it, and hold it for one task.
 
         Raises:
-            CompileError: with Roslyn's diagnostics (CSxxxx / BCxxxx, 1-based lines in the user's code).
+            CompileError: with Roslyn's diagnostics.
         """
-        net = self._net
-        arguments = net.TaskArguments.FromJson(request.arguments_json)
-        key: CacheKey = (
-            self._language.value,
-            request.code,
-            str(net.TaskArguments.Signature(arguments)),
-            request.extra_imports,
-            request.extra_refs,
-        )
-        with self._lock:
-            entry = self._held.get(key) or self._idle.pop(key, None)
-            if entry is not None:
-                entry.holders += 1
-                self._held[key] = entry
-                return Prepared(RoslynScript(key, arguments), compiled=False)
-        compiler = net.ScriptCompiler
-        compile_fn = compiler.CompileCSharp if self._language == Language.CSHARP else compiler.CompileVisualBasic
-        result = compile_fn(request.code, arguments, list(request.extra_imports), list(request.extra_refs))
-        if not result.Success:
-            raise compile_error(self._language, result.Diagnostics)
-        with self._lock:
-            self.compilations += 1
-            entry = self._held.get(key)
-            if entry is None:
-                entry = _Entry(result.Script)
-                self._held[key] = entry
-            else:  # another thread compiled the same code meanwhile: keep one copy
-                result.Script.Unload()
-            entry.holders += 1
+        key, arguments = self._compiler.key(request)
+        if self._scripts.hold(key) is not None:
+            return Prepared(RoslynScript(key, arguments), compiled=False)
+        image = self._compiler.compile(request, arguments)
+        self._scripts.add(key, image.Load())
+        self.compilations += 1
         return Prepared(RoslynScript(key, arguments), compiled=True)
 
     def release(self, prepared: Prepared) -> None:
         """Drop one task's hold on its script; unheld scripts beyond the LRU size are unloaded."""
         script = prepared.handle
         assert isinstance(script, RoslynScript)
-        to_unload = []
-        with self._lock:
-            entry = self._held.get(script.key)
-            if entry is None:
-                return
-            entry.holders -= 1
-            if entry.holders > 0:
-                return
-            del self._held[script.key]
-            self._idle[script.key] = entry
-            while len(self._idle) > self._cache_size:
-                to_unload.append(self._idle.popitem(last=False)[1])
-        for e in to_unload:
-            e.script.Unload()
+        self._scripts.release(script.key)
 
     @property
     def loaded_scripts(self) -> int:
         """Scripts currently loaded (held by tasks or idle in the LRU)."""
-        with self._lock:
-            return len(self._held) + len(self._idle)
+        return self._scripts.loaded
 
     @property
     def held_scripts(self) -> int:
         """Scripts held by at least one task."""
-        with self._lock:
-            return len(self._held)
+        return self._scripts.held
 
     def launch(self, prepared: Prepared, request: LaunchRequest) -> RoslynExecution:
         """Start the held script on the .NET thread pool."""
         script = prepared.handle
         assert isinstance(script, RoslynScript)
-        net = self._net
-        with self._lock:
-            compiled = self._held[script.key].script
-        sink = net.StreamSink(self._limits.stream_records)
-        progress = new_progress(net)
-        cts = net.CancellationTokenSource()
-        globals_ = net.TaskGlobals(request.task_id, progress, script.arguments, cts.Token)
-        task = compiled.Start(globals_, sink)
-        return RoslynExecution(net, task, cts, sink, progress, str(compiled.File), self._limits)
+        return start_script(self._net, self._scripts.get(script.key), script.arguments, request.task_id, self._limits)
 
     def warm_up(self) -> None:
-        """Compile once (C# and VB, once per process) so that later compiles skip the cold JIT of the
-        compiler (~3 s on 2 cores)."""
-        with _warm_up_lock:
-            global _warmed_up
-            if not _warmed_up:
-                _warmed_up = True
-                self._net.ScriptCompiler.WarmUp()
+        """See :meth:`RoslynCompiler.warm_up`."""
+        self._compiler.warm_up()
 
     def close(self) -> None:
         """Unload every idle script."""
-        with self._lock:
-            idle = list(self._idle.values())
-            self._idle.clear()
-        for e in idle:
-            e.script.Unload()
+        self._scripts.clear_idle()
 
 
 class RoslynExecution(CapturedExecution):
