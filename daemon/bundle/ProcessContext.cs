@@ -27,12 +27,13 @@ public static class ProcessContext
         _directory = Environment.CurrentDirectory;
     }
 
-    /// <summary>Adds (or replaces) <paramref name="variables"/> and changes to <paramref name="directory"/>
-    /// when it is not null.</summary>
+    /// <summary>Sets the variables <paramref name="names"/> to <paramref name="values"/> (pairwise) and changes
+    /// to <paramref name="directory"/> when it is not null.</summary>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist (any more).</exception>
-    public static void Apply(IDictionary<string, string> variables, string? directory)
+    public static void Apply(string[] names, string[] values, string? directory)
     {
-        foreach (var (name, value) in variables) { Environment.SetEnvironmentVariable(name, value); }
+        if (names.Length != values.Length) { throw new ArgumentException("One value per name is needed."); }
+        for (var i = 0; i < names.Length; i++) { Environment.SetEnvironmentVariable(names[i], values[i]); }
         if (directory is not null) { Environment.CurrentDirectory = directory; }
     }
 

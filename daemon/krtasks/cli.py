@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -38,6 +38,9 @@ from .statedir import (
 DEFAULT_PORT = 5000
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    from .models import ServiceConfig
 
 
 def _state_dir_option() -> Callable[[F], F]:
@@ -62,6 +65,68 @@ def _port_option() -> Callable[[F], F]:
         default=DEFAULT_PORT,
         show_default=True,
         help="TCP port (default: $PORT, else 5000; 0 picks a free port).",
+    )
+
+
+def _task_options(func: F) -> F:
+    """The task service's options shared by ``serve`` and ``demo``: slots, isolation and workers."""
+    options = [
+        click.option(
+            "--max-runspaces",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            help="Tasks running at once (all languages); more starts queue. With process isolation also "
+            "the most worker processes.",
+        ),
+        click.option(
+            "--isolation",
+            type=click.Choice(["process", "thread"]),
+            default="process",
+            show_default=True,
+            help="Where task code runs: in worker processes (a crash, stack overflow or ignored cancel "
+            "cannot touch the daemon or other tasks; per-task memory limit, directory and environment) or "
+            "in the daemon's threads (fastest, for trusted code).",
+        ),
+        click.option(
+            "--min-workers",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            help="Idle worker processes kept ready ahead of demand (process isolation).",
+        ),
+        click.option(
+            "--worker-max-tasks",
+            type=click.IntRange(min=0),
+            default=200,
+            show_default=True,
+            help="Replace a worker after this many tasks (0: never).",
+        ),
+        click.option(
+            "--worker-max-memory",
+            type=click.IntRange(min=0),
+            default=1024,
+            show_default=True,
+            help="Replace a worker whose resident memory after a task passes this many MiB (0: never).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _service_config(  # the model is imported here: the light commands (token, status, stop) start fast
+    max_runspaces: int, isolation: str, min_workers: int, worker_max_tasks: int, worker_max_memory: int, **settings: Any
+) -> ServiceConfig:
+    from .models import ServiceConfig
+
+    return ServiceConfig(
+        max_runspaces=max_runspaces,
+        isolation="thread" if isolation == "thread" else "process",
+        min_workers=min_workers,
+        worker_max_tasks=worker_max_tasks,
+        worker_max_memory_mb=worker_max_memory,
+        **settings,
     )
 
 
@@ -108,13 +173,7 @@ def cli() -> None:
 )
 @_port_option()
 @_state_dir_option()
-@click.option(
-    "--max-runspaces",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Tasks running at once (all languages); more starts queue.",
-)
+@_task_options
 @click.option(
     "--cert-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -176,6 +235,10 @@ def serve(
     port: int,
     state_dir: Path | None,
     max_runspaces: int,
+    isolation: str,
+    min_workers: int,
+    worker_max_tasks: int,
+    worker_max_memory: int,
     cert_file: Path | None,
     key_file: Path | None,
     auth: str,
@@ -199,16 +262,22 @@ def serve(
         host=host,
         port=port,
         state_dir=state_dir,
-        max_runspaces=max_runspaces,
         cert_file=cert_file,
         key_file=key_file,
         auth=auth,
         tutorial_routes=tutorial_routes,
-        stop_grace_seconds=stop_grace,
         max_body_bytes=max_body_bytes,
-        retention_seconds=retention,
-        max_finished=max_finished,
         reset_store=reset_store,
+        service=_service_config(
+            max_runspaces,
+            isolation,
+            min_workers,
+            worker_max_tasks,
+            worker_max_memory,
+            stop_grace_seconds=stop_grace,
+            retention_seconds=retention,
+            max_finished=max_finished,
+        ),
     )
     return _run_daemon(settings, log_level, log_format)
 
@@ -217,16 +286,21 @@ def serve(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @_port_option()
 @_state_dir_option()
-@click.option(
-    "--max-runspaces",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Tasks running at once (all languages); more starts queue.",
-)
+@_task_options
 @_log_options
 @_version_option()
-def demo(host: str, port: int, state_dir: Path | None, max_runspaces: int, log_level: str, log_format: str) -> int:
+def demo(
+    host: str,
+    port: int,
+    state_dir: Path | None,
+    max_runspaces: int,
+    isolation: str,
+    min_workers: int,
+    worker_max_tasks: int,
+    worker_max_memory: int,
+    log_level: str,
+    log_format: str,
+) -> int:
     """Serve the Kestrun tutorial routes on loopback without a token (for the tutorial's curl commands).
 
     Same state dir as `serve` (so `krtasks stop` stops either); the token file is left alone.
@@ -236,7 +310,12 @@ def demo(host: str, port: int, state_dir: Path | None, max_runspaces: int, log_l
     if not is_loopback(host):
         raise click.UsageError(f"demo serves without authentication, so only on loopback, not '{host}'")
     settings = ServeSettings(
-        host=host, port=port, state_dir=state_dir, max_runspaces=max_runspaces, auth="none", tutorial_routes=True
+        host=host,
+        port=port,
+        state_dir=state_dir,
+        auth="none",
+        tutorial_routes=True,
+        service=_service_config(max_runspaces, isolation, min_workers, worker_max_tasks, worker_max_memory),
     )
     return _run_daemon(settings, log_level, log_format)
 

@@ -105,6 +105,9 @@ class StopReason(StrEnum):
     """The task's TimeoutSeconds ran out: ends Failed with Error.Type TimeoutException."""
 
 
+Isolation = Literal["process", "thread"]
+"""Where task code runs: in worker processes, or in the daemon's own threads."""
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 """Argument names: usable as a variable in PowerShell, C# and VB alike."""
 
@@ -196,6 +199,7 @@ class TaskRecordJson(TypedDict):
     ChildrenId: list[str]
     TimeoutSeconds: Annotated[float | None, Field(description="Run time limit (seconds).")]
     Error: TaskErrorJson | None
+    Isolation: Annotated[Isolation, Field(description="Where the task runs: a worker process or a daemon thread.")]
 
 
 class TaskResultJson(TypedDict):
@@ -323,8 +327,10 @@ class TaskData:
     """The durable part of a task: what a store persists and restores, field for field.
 
     Times are timezone-aware UTC; ``arguments`` and ``output`` are JSON values; ``seq`` orders tasks by
-    creation. Only :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and
-    ``completed_at`` of a live task.
+    creation; ``isolation`` is where the task runs (the service's mode when it was created), and
+    ``max_memory_mb`` (MiB), ``working_directory`` and ``environment`` its context in a worker process.
+    Only :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
+    live task.
     """
 
     id: str
@@ -345,6 +351,10 @@ class TaskData:
     progress: Progress = field(default_factory=Progress)
     error: TaskErrorInfo | None = None
     output: Any = None
+    isolation: Isolation = "process"
+    max_memory_mb: int | None = None
+    working_directory: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------- requests, settings
@@ -356,6 +366,8 @@ class TaskSpec:
 
     ``arguments`` maps names to JSON-compatible values (they reach scripts as typed variables);
     ``timeout_seconds`` is in seconds (None: the service default, which is none by default).
+    ``max_memory_mb``, ``working_directory`` and ``environment`` (variables added for this task) need
+    process isolation.
     """
 
     code: str
@@ -369,6 +381,9 @@ class TaskSpec:
     parent_id: str | None = None
     extra_imports: list[str] = field(default_factory=list)
     extra_refs: list[str] = field(default_factory=list)
+    max_memory_mb: int | None = None
+    working_directory: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -384,6 +399,12 @@ class ServiceConfig:
     - ``compile_cache_size``: compiled C#/VB scripts kept for reuse when no task holds them.
     - ``retention_seconds``: finished tasks are removed this long after CompletedAt (0: keep forever).
     - ``max_finished``: beyond this many finished tasks the oldest are removed (0: unlimited).
+    - ``isolation``: ``process`` (task code runs in worker processes: a crash, a stack overflow or a stop that
+      is ignored cannot touch the daemon or other tasks) or ``thread`` (in the daemon: fastest, for trusted
+      code).
+    - ``min_workers``: idle workers kept ready (process isolation; at most ``max_runspaces`` workers exist).
+    - ``worker_max_tasks``: a worker is replaced after this many runs (0: never).
+    - ``worker_max_memory_mb``: a worker whose resident memory after a run passes this is replaced (0: never).
     """
 
     max_runspaces: int = 8
@@ -396,3 +417,7 @@ class ServiceConfig:
     compile_cache_size: int = 128
     retention_seconds: float = 86_400.0
     max_finished: int = 10_000
+    isolation: Isolation = "process"
+    min_workers: int = 2
+    worker_max_tasks: int = 200
+    worker_max_memory_mb: int = 1024

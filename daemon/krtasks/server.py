@@ -16,13 +16,14 @@ import os
 import signal
 import ssl
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from . import __version__
 from .logconfig import ACCESS_LOG_FORMAT
+from .models import ServiceConfig
 from .statedir import (
     DaemonInfo,
     InstanceLock,
@@ -40,27 +41,24 @@ log = logging.getLogger("krtasks.server")
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """What ``krtasks serve`` was asked for. ``port`` 0 picks a free port; times in seconds.
+    """What ``krtasks serve`` was asked for. ``port`` 0 picks a free port.
 
-    ``stop_grace_seconds``: how long a cancelled task may take to end, at shutdown and on cancel.
     ``cert_file``/``key_file``: the user's own PEM files (both or neither; None: generated in the state dir).
-    ``retention_seconds``/``max_finished``: retention of finished tasks (0: keep forever / unlimited).
     ``reset_store``: move the state dir's ``tasks.db`` aside (timestamped) and start with an empty store.
+    ``service``: the task service's settings (slots, isolation and workers, grace period in seconds,
+    retention).
     """
 
     host: str = "127.0.0.1"
     port: int = 5000
     state_dir: Path | None = None
-    max_runspaces: int = 8
     cert_file: Path | None = None
     key_file: Path | None = None
     auth: str = "token"
     tutorial_routes: bool = False
-    stop_grace_seconds: float = 5.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    retention_seconds: float = 86_400.0
-    max_finished: int = 10_000
     reset_store: bool = False
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
 
 def is_loopback(host: str) -> bool:
@@ -143,23 +141,14 @@ async def _serve(
         loop.add_signal_handler(signum, on_signal, signum)
 
     from .core.service import TaskService
-    from .models import ServiceConfig
 
-    service = TaskService(
-        ServiceConfig(
-            max_runspaces=settings.max_runspaces,
-            stop_grace_seconds=settings.stop_grace_seconds,
-            retention_seconds=settings.retention_seconds,
-            max_finished=settings.max_finished,
-        ),
-        store=store,
-    )
+    service = TaskService(settings.service, store=store)
     app = create_app(
         service,
         token=token,
         tutorial_routes=settings.tutorial_routes,
         max_body_bytes=settings.max_body_bytes,
-        close_grace_seconds=settings.stop_grace_seconds,
+        close_grace_seconds=settings.service.stop_grace_seconds,
     )
     runner = web.AppRunner(
         app,
@@ -168,7 +157,7 @@ async def _serve(
         access_log=logging.getLogger("krtasks.access"),
         access_log_format=ACCESS_LOG_FORMAT,
         # The shutdown hook ends waits and event streams, so open requests end quickly.
-        shutdown_timeout=settings.stop_grace_seconds + 2.0,
+        shutdown_timeout=settings.service.stop_grace_seconds + 2.0,
     )
     log.info("Opening the task service (.NET, PowerShell, Roslyn)")
     await runner.setup()
@@ -201,7 +190,11 @@ async def _serve(
         # The one line on stdout: scripts and tests wait for it (the API answers from now on).
         print(f"KrTasks listening on {listen} (state dir {state_dir})", flush=True)
         log.info(
-            "Ready: %s, auth %s, tutorial routes %s", url, settings.auth, "on" if settings.tutorial_routes else "off"
+            "Ready: %s, auth %s, tutorial routes %s, isolation %s",
+            url,
+            settings.auth,
+            "on" if settings.tutorial_routes else "off",
+            settings.service.isolation,
         )
         await stop.wait()
         log.info("Stopping: no new connections")

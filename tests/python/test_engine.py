@@ -14,27 +14,35 @@ import psutil
 import pytest
 
 from krtasks.core.service import TaskService
+from krtasks.engines.process.engine import ProcessEngine
 from krtasks.engines.roslyn import RoslynEngine
 from krtasks.engines.threaded import ThreadedEngine
 from krtasks.errors import CompileError, TaskConflictError, TaskNotFoundError, TaskValidationError
-from krtasks.models import Language, ServiceConfig, TaskErrorJson, TaskRecordJson, TaskSpec
+from krtasks.models import Isolation, Language, ServiceConfig, TaskErrorJson, TaskRecordJson, TaskSpec
 from krtasks.runtime import RuntimeInfo
 
 PS, CS, VB = Language.POWERSHELL, Language.CSHARP, Language.VBNET
 
 
+@pytest.fixture(scope="module", params=["process", "thread"])
+def isolation(request: pytest.FixtureRequest, runtime: RuntimeInfo) -> Isolation:
+    """Every test of the engine suite runs in both isolation modes (worker processes, daemon threads)."""
+    mode: Isolation = request.param
+    return mode
+
+
 @pytest.fixture(scope="module")
-async def svc(runtime: RuntimeInfo) -> AsyncIterator[TaskService]:
-    service = TaskService(ServiceConfig(max_runspaces=4, stop_grace_seconds=1.0))
+async def svc(isolation: Isolation) -> AsyncIterator[TaskService]:
+    service = TaskService(ServiceConfig(max_runspaces=4, stop_grace_seconds=1.0, isolation=isolation))
     await service.open()
     yield service
     await service.close(grace_seconds=2)
 
 
 @contextlib.asynccontextmanager
-async def own_service(**config: Any) -> AsyncIterator[TaskService]:
+async def own_service(isolation: Isolation, **config: Any) -> AsyncIterator[TaskService]:
     """A service with settings of its own (for rules the shared one cannot show), closed afterwards."""
-    service = TaskService(ServiceConfig(**config))
+    service = TaskService(ServiceConfig(isolation=isolation, min_workers=1, **config))
     await service.open()
     try:
         yield service
@@ -57,11 +65,31 @@ def error_of(record: TaskRecordJson) -> TaskErrorJson:
     return error
 
 
-def roslyn(service: TaskService, language: Language) -> RoslynEngine:
-    """The in-process Roslyn engine of a thread-isolation service (its compile cache)."""
-    engine = service.engines[language]
-    assert isinstance(engine, ThreadedEngine) and isinstance(engine.sync, RoslynEngine)
-    return engine.sync
+def compile_cache(service: TaskService) -> tuple[int, int]:
+    """``(loaded, held)`` of the daemon's compile cache: loaded scripts (thread isolation) or compiled images
+    (process isolation), and those held by at least one task."""
+    engine = service.engines[CS]
+    if isinstance(engine, ThreadedEngine):
+        assert isinstance(engine.sync, RoslynEngine)
+        return engine.sync.loaded_scripts, engine.sync.held_scripts
+    assert isinstance(engine, ProcessEngine)
+    return engine.shared.preparers.images, engine.shared.preparers.held_images
+
+
+def compilations(service: TaskService) -> float:
+    """C# compilations so far (the metric, the same in both modes)."""
+    value = service.metrics.registry.get_sample_value("krtasks_compilations_total", {"language": "CSharp"})
+    return value or 0.0
+
+
+def stopped_after_grace(service: TaskService, record: TaskRecordJson) -> bool:
+    """The task ended Stopped after the grace period: its code killed (process isolation) or abandoned (thread
+    isolation, which says it may still be running)."""
+    status = record["Progress"]["StatusMessage"]
+    notes = [r["Message"] for r in service.streams(record["Id"])["Records"]]
+    if service.config.isolation == "process":
+        return "stopped by force" in status and any("worker process was killed" in n for n in notes)
+    return "abandoned" in status and any("may still be running" in n for n in notes)
 
 
 async def wait_for(predicate: Any, timeout: float = 10) -> None:
@@ -254,8 +282,8 @@ async def test_each_stream_is_captured_in_order(svc: TaskService) -> None:
     assert svc.result(done["Id"])["Output"] == ["out"]
 
 
-async def test_stream_limit_drops_and_says_so(runtime: RuntimeInfo) -> None:
-    async with own_service(max_runspaces=1, stream_limit=5) as service:
+async def test_stream_limit_drops_and_says_so(isolation: Isolation) -> None:
+    async with own_service(isolation, max_runspaces=1, stream_limit=5) as service:
         done = await run(service, "1..12 | ForEach-Object { Write-Warning \"w$_\" }; 'ok'")
         records = service.streams(done["Id"])["Records"]
         assert [r["Message"] for r in records[:5]] == [f"w{i}" for i in range(1, 6)]
@@ -357,8 +385,8 @@ async def test_deep_and_cyclic_output(svc: TaskService) -> None:
     assert item["FullName"] == "/"
 
 
-async def test_output_size_limit(runtime: RuntimeInfo) -> None:
-    async with own_service(max_runspaces=1, output_max_bytes=1000) as service:
+async def test_output_size_limit(isolation: Isolation) -> None:
+    async with own_service(isolation, max_runspaces=1, output_max_bytes=1000) as service:
         done = await run(service, "1..1000 | ForEach-Object { 'x' * 50 }")
         assert done["State"] == "Completed"
         out = service.result(done["Id"])["Output"]
@@ -462,8 +490,7 @@ async def test_uncooperative_csharp_is_abandoned_after_grace(svc: TaskService) -
     assert svc.get(rec["Id"])["State"] == "Stopping"
     done = await svc.wait(rec["Id"], 10)
     assert done["State"] == "Stopped"
-    assert "abandoned" in done["Progress"]["StatusMessage"]
-    assert any("abandoned" in r["Message"] for r in svc.streams(rec["Id"])["Records"])
+    assert stopped_after_grace(svc, done)
     assert svc.abandoned == before + 1
 
 
@@ -489,7 +516,7 @@ async def _cancel_inside_call(svc: TaskService, call: str) -> tuple[TaskRecordJs
 async def test_uninterruptible_powershell_call_is_abandoned_after_grace(svc: TaskService, call: str) -> None:
     # The pipeline stop cannot interrupt a .NET method call; the task is let go after the grace period.
     done, seconds = await _cancel_inside_call(svc, call)
-    assert done["State"] == "Stopped" and "abandoned" in done["Progress"]["StatusMessage"], done
+    assert done["State"] == "Stopped" and stopped_after_grace(svc, done), done
     assert 0.9 <= seconds < 3.5  # the 1 s grace period of this service, not the 4 s call
     assert svc.result(done["Id"])["Output"] is None  # never finished: no output
     assert svc.running_count < svc.config.max_runspaces  # its slot was given back
@@ -550,15 +577,14 @@ async def test_csharp_cyclic_result(svc: TaskService) -> None:
 
 
 async def test_identical_code_is_compiled_once(svc: TaskService) -> None:
-    engine = roslyn(svc, CS)
     code = "total + 1 /* compile-once */"
-    before = engine.compilations
+    before = compilations(svc)
     first = await run(svc, code, CS, arguments={"total": 1})
     second = await run(svc, code, CS, arguments={"total": 41})
-    assert engine.compilations == before + 1
+    assert compilations(svc) == before + 1
     assert svc.result(second["Id"])["Output"] == 42 and svc.result(first["Id"])["Output"] == 2
     await run(svc, code, CS, arguments={"total": "text"})  # other argument types: another compilation
-    assert engine.compilations == before + 2
+    assert compilations(svc) == before + 2
 
 
 def loaded_assemblies_after_gc() -> int:
@@ -572,36 +598,46 @@ def loaded_assemblies_after_gc() -> int:
     return int(AppDomain.CurrentDomain.GetAssemblies().Length)
 
 
-async def test_distinct_csharp_scripts_do_not_grow_without_bound(runtime: RuntimeInfo) -> None:
-    proc = psutil.Process()
-    async with own_service(max_runspaces=4, compile_cache_size=16) as service:
+async def test_distinct_csharp_scripts_do_not_grow_without_bound(isolation: Isolation) -> None:
+    async with own_service(isolation, max_runspaces=4, compile_cache_size=16) as service:
+        # In process isolation the scripts are loaded (and must be unloaded) in the worker, not here.
+        if isolation == "process":
+            await run(service, "1", CS)
+            engine = service.engines[CS]
+            assert isinstance(engine, ProcessEngine)
+            proc = psutil.Process(engine.shared.pool.workers[0].pid)
+        else:
+            proc = psutil.Process()
 
         async def churn(start: int, count: int) -> None:
             for i in range(start, start + count):
                 rec = await run(service, f"var data = new byte[64 * 1024]; data.Length + {i}", CS)
-                assert service.result(rec["Id"])["Output"] == 65536 + i
+                assert service.result(rec["Id"])["Output"] == 65536 + i, (rec["State"], rec["Error"])
                 assert await service.remove(rec["Id"])
 
         await churn(0, 50)  # warm-up: caches, JIT, heaps
         gc.collect()
         baseline = proc.memory_info().rss
-        assemblies = loaded_assemblies_after_gc()
+        assemblies = loaded_assemblies_after_gc() if isolation == "thread" else 0
         await churn(50, 200)
         gc.collect()
         grown_mb = (proc.memory_info().rss - baseline) / 2**20
-        assert roslyn(service, CS).loaded_scripts <= 16
-        # Regression: pythonnet's assembly-load handler kept every script assembly, so none was collected.
-        grown_assemblies = loaded_assemblies_after_gc() - assemblies
-        print(f"200 distinct C# scripts: RSS {grown_mb:+.1f} MiB, loaded assemblies {grown_assemblies:+d}")
-        assert grown_assemblies <= 16
-        assert grown_mb < 200
+        assert compile_cache(service)[0] <= 16
+        if isolation == "thread":
+            # Regression: pythonnet's assembly-load handler kept every script assembly, so none was collected.
+            grown_assemblies = loaded_assemblies_after_gc() - assemblies
+            print(f"200 distinct C# scripts: RSS {grown_mb:+.1f} MiB, loaded assemblies {grown_assemblies:+d}")
+            assert grown_assemblies <= 16
+        else:
+            print(f"200 distinct C# scripts: worker RSS {grown_mb:+.1f} MiB")
+        assert proc.is_running() and grown_mb < 200
 
 
 # ---------------------------------------------------------------- concurrency, queue, parents, removal
 
 
-async def test_queue_fifo_with_two_slots(runtime: RuntimeInfo) -> None:
-    async with own_service(max_runspaces=2) as service:
+async def test_queue_fifo_with_two_slots(isolation: Isolation) -> None:
+    async with own_service(isolation, max_runspaces=2) as service:
         ids = []
         for i in range(4):
             rec = await service.create(TaskSpec(code=f"Start-Sleep -Milliseconds 600; {i}", auto_start=True))
@@ -624,8 +660,8 @@ async def test_queue_fifo_with_two_slots(runtime: RuntimeInfo) -> None:
         assert service.get(ids[3])["StartedAt"] is None
 
 
-async def test_mixed_languages_share_the_limit(runtime: RuntimeInfo) -> None:
-    async with own_service(max_runspaces=1) as service:
+async def test_mixed_languages_share_the_limit(isolation: Isolation) -> None:
+    async with own_service(isolation, max_runspaces=1) as service:
         a = await service.create(TaskSpec(code="await Task.Delay(400); 1", language=CS, auto_start=True))
         b = await service.create(TaskSpec(code="2", auto_start=True))
         assert service.get(b["Id"])["State"] == "Queued"
@@ -697,8 +733,8 @@ async def test_console_read_never_blocks(svc: TaskService) -> None:
     assert svc.result(done["Id"])["Output"] == [True]
 
 
-async def test_huge_powershell_output_is_bounded(runtime: RuntimeInfo) -> None:
-    async with own_service(max_runspaces=1, output_max_items=1000) as service:
+async def test_huge_powershell_output_is_bounded(isolation: Isolation) -> None:
+    async with own_service(isolation, max_runspaces=1, output_max_items=1000) as service:
         done = await run(service, "1..200000")
         assert done["State"] == "Completed"
         assert service.result(done["Id"])["Output"] == list(range(1, 1001))
@@ -723,8 +759,8 @@ async def test_extra_imports_and_refs(svc: TaskService) -> None:
     assert bad.value.field == "ExtraImports"
 
 
-async def test_service_default_timeout(runtime: RuntimeInfo) -> None:
-    async with own_service(max_runspaces=1, default_timeout_seconds=0.5) as service:
+async def test_service_default_timeout(isolation: Isolation) -> None:
+    async with own_service(isolation, max_runspaces=1, default_timeout_seconds=0.5) as service:
         rec = await service.create(TaskSpec(code="Start-Sleep 20"))
         assert rec["TimeoutSeconds"] == 0.5
         assert await service.start(rec["Id"])
@@ -734,18 +770,18 @@ async def test_service_default_timeout(runtime: RuntimeInfo) -> None:
         assert (await service.wait(own["Id"], 10))["TimeoutSeconds"] == 30
 
 
-async def test_finished_task_releases_its_script(runtime: RuntimeInfo) -> None:
+async def test_finished_task_releases_its_script(isolation: Isolation) -> None:
     # Regression: finished C#/VB tasks held their compiled script until removal (up to max_finished).
-    async with own_service(max_runspaces=2, compile_cache_size=2) as service:
+    async with own_service(isolation, max_runspaces=2, compile_cache_size=2) as service:
         for i in range(6):
             await run(service, f"{i} + 1", CS)
         await asyncio.sleep(0.2)  # releases run on the compile pool
-        assert roslyn(service, CS).loaded_scripts <= 2
+        assert compile_cache(service)[0] <= 2
         waiting = await service.create(TaskSpec(code="40 + 2", language=CS))
         assert await service.cancel(waiting["Id"])  # cancelled before start: also released
         await asyncio.sleep(0.2)
-        assert roslyn(service, CS).loaded_scripts <= 2
+        assert compile_cache(service)[0] <= 2
         held = await service.create(TaskSpec(code='"held until removed"', language=CS))
-        assert roslyn(service, CS).held_scripts  # a NotStarted task holds its script...
+        assert compile_cache(service)[1]  # a NotStarted task holds its script...
         assert await service.remove(held["Id"])
-        assert not roslyn(service, CS).held_scripts  # ...until it is removed
+        assert not compile_cache(service)[1]  # ...until it is removed

@@ -86,6 +86,10 @@ async def test_round_trip_keeps_every_field(store: SqliteTaskStore, tmp_path: Pa
         parent_id="Parent",
         extra_imports=["System.Text"],
         extra_refs=["System.Xml"],
+        isolation="process",
+        max_memory_mb=512,
+        working_directory="/tmp",
+        environment={"A": "1", "B": "ü"},
         error=TaskErrorInfo("System.Exception", "boom", None, "at x", 3, 9),
         output={"deep": [{"k": "v" * 1000}], "n": 1e300, "neg": -0.5, "none": None},
     )
@@ -217,7 +221,7 @@ def test_new_store_is_private_wal_full_and_versioned(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert s._call(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
         assert s._call(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 2  # FULL
-        assert s._call(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION == 1
+        assert s._call(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION == 2
     finally:
         s.close_sync()
 
@@ -317,7 +321,7 @@ def test_older_schema_is_migrated_in_place(tmp_path: Path) -> None:
     v2 = [*MIGRATIONS, ["ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT 'nobody'"]]
     s2 = SqliteTaskStore(tmp_path / STORE_FILE, migrations=v2)
     try:
-        assert s2._call(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == 2
+        assert s2._call(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION + 1
         assert s2._call(lambda c: c.execute("SELECT id, owner FROM tasks").fetchall()) == [("a", "nobody")]
     finally:
         s2.close_sync()
@@ -326,13 +330,41 @@ def test_older_schema_is_migrated_in_place(tmp_path: Path) -> None:
         open_store(tmp_path)
 
 
+def test_a_first_version_store_gains_the_worker_columns(tmp_path: Path) -> None:
+    # A store written before worker processes existed: its tasks ran in the daemon's threads.
+    first = SqliteTaskStore(tmp_path / STORE_FILE, migrations=MIGRATIONS[:1])
+    first._call(
+        lambda c: c.execute(
+            "INSERT INTO tasks (id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, "
+            "extra_imports, extra_refs, state, created_at, started_at, completed_at, progress, error, output) VALUES "
+            "('old', 1, 'Task old', '', 'PowerShell', '1', '{}', NULL, '', '[]', '[]', 'Completed', "
+            '\'2026-11-29T10:00:00.000000Z\', NULL, NULL, \'{"PercentComplete": 100, "StatusMessage": "Completed"}\', '
+            "NULL, '[1]')"
+        )
+    )
+    first.close_sync()
+    s = open_store(tmp_path)
+    try:
+        (task,) = asyncio.run(s.load())
+        assert (task.data.id, task.data.isolation, task.data.environment, task.data.max_memory_mb) == (
+            "old",
+            "thread",
+            {},
+            None,
+        )
+        assert task.data.output == [1] and task.data.progress.status_message == "Completed"
+    finally:
+        s.close_sync()
+
+
 def test_failed_migration_is_rolled_back(tmp_path: Path) -> None:
     open_store(tmp_path).close_sync()
     broken = [*MIGRATIONS, ["ALTER TABLE tasks ADD COLUMN fine TEXT", "ALTER TABLE nope ADD COLUMN x TEXT"]]
-    with pytest.raises(StoreError, match=r"migration from schema version 1 to 2 failed.*rolled back"):
+    step = rf"migration from schema version {SCHEMA_VERSION} to {SCHEMA_VERSION + 1} failed.*rolled back"
+    with pytest.raises(StoreError, match=step):
         SqliteTaskStore(tmp_path / STORE_FILE, migrations=broken)
     conn = sqlite3.connect(tmp_path / STORE_FILE)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "fine" not in [r[1] for r in conn.execute("PRAGMA table_info(tasks)")]
     conn.close()
 

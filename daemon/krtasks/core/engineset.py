@@ -70,7 +70,9 @@ class EngineSet:
     async def launch(self, task: TaskEntry) -> Execution:
         """Start a run of the task's prepared code."""
         assert task.prepared is not None, "a task runs only once, from its prepared code"
-        return await self._engines[task.data.language].launch(task.prepared, LaunchRequest(task.id))
+        d = task.data
+        request = LaunchRequest(task.id, d.max_memory_mb, d.working_directory, d.environment)
+        return await self._engines[d.language].launch(task.prepared, request)
 
     def release(self, task: TaskEntry) -> asyncio.Task[None] | None:
         """Drop the task's hold on its prepared code (it will not run again) in the background; return that

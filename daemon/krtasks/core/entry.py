@@ -79,6 +79,7 @@ class TaskEntry:
             "ChildrenId": list(self.children),
             "TimeoutSeconds": d.timeout_seconds,
             "Error": None if d.error is None else d.error.to_json(),
+            "Isolation": d.isolation,
         }
 
     def result(self) -> TaskResultJson:

@@ -43,7 +43,7 @@ class TaskOperations:
     async def create(self, spec: TaskSpec) -> TaskRecordJson:
         """Validate, prepare (parse/compile) and register the task; start it with AutoStart (see
         :meth:`krtasks.core.service.TaskService.create`)."""
-        valid = validate(spec, self._registry, self._config.default_timeout_seconds)
+        valid = validate(spec, self._registry, self._config)
         with self._registry.reserve(valid.id):
             prepared = await self._engines.prepare(
                 valid.language, valid.code, valid.arguments, valid.extra_imports, valid.extra_refs
@@ -63,6 +63,10 @@ class TaskOperations:
                 extra_imports=valid.extra_imports,
                 extra_refs=valid.extra_refs,
                 created_at=self._clock(),
+                isolation=valid.isolation,
+                max_memory_mb=valid.max_memory_mb,
+                working_directory=valid.working_directory,
+                environment=valid.environment,
             ),
             prepared=prepared,
         )

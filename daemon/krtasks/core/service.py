@@ -52,7 +52,8 @@ STREAM_PAGE = 1000
 class TaskService:
     """Creates, runs, watches, cancels and removes tasks. Call :meth:`open` before use, :meth:`close` after.
 
-    ``engines``: one engine per language (None: :meth:`open` loads .NET and the thread-isolation engines).
+    ``engines``: one engine per language (None: :meth:`open` loads .NET and the engines of
+    ``config.isolation``).
     ``clock`` gives UTC "now" for timestamps and retention; ``monotonic`` the seconds that timeouts and grace
     periods are measured in. ``store`` (None keeps tasks in memory only): tasks are restored from it by
     :meth:`open`, and creation, every state change, rename and removal are durable in it before the method
@@ -101,9 +102,9 @@ class TaskService:
         if self.engines.installed:
             return
         if self._given_engines is None:
-            from ..engines.threaded import open_thread_engines
+            from ..engines import open_engines
 
-            self._given_engines = await open_thread_engines(self.config)
+            self._given_engines = await open_engines(self.config, self.metrics.registry)
         self.engines.install(self._given_engines)
         if self._store is not None:
             # Before the warm-up, so the load does not compete with its JIT threads for the CPU.

@@ -168,9 +168,11 @@ class RunSupervisor:
         self.abandoned += 1
         self._life.observers.abandoned(task)
         grace = self._grace
-        where = "its process was killed" if gone else "its work was abandoned and may still be running in the daemon"
+        where = (
+            "its worker process was killed" if gone else "its work was abandoned and may still be running in the daemon"
+        )
         self._life.note(task, f"The task did not stop within the {grace:g} s grace period; {where}.")
-        status = f"Cancelled; work abandoned after {grace:g} s"
+        status = f"Cancelled; {'stopped by force' if gone else 'work abandoned'} after {grace:g} s"
         if run.stop_reason == StopReason.TIMEOUT:
             self._end(
                 task,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import TaskValidationError
-from ..models import IDENTIFIER, RESERVED_ARGUMENTS, Language, TaskSpec, TaskState
+from ..models import IDENTIFIER, RESERVED_ARGUMENTS, Isolation, Language, ServiceConfig, TaskSpec, TaskState
 from .entry import TaskEntry
 from .registry import Registry
 
@@ -31,6 +32,10 @@ class ValidSpec:
     parent: TaskEntry | None
     extra_imports: list[str]
     extra_refs: list[str]
+    isolation: Isolation
+    max_memory_mb: int | None
+    working_directory: str | None
+    environment: dict[str, str]
 
 
 def new_id() -> str:
@@ -95,9 +100,40 @@ def _check_arguments(arguments: Any) -> dict[str, Any]:
     return dict(arguments)
 
 
-def validate(spec: TaskSpec, registry: Registry, default_timeout: float | None) -> ValidSpec:
-    """Check ``spec`` against the registry (parent exists) and normalise it. A blank or missing id gets a new
-    one; a missing name becomes "Task <id>"; empty code is a valid task that outputs nothing.
+MIN_MEMORY_MB = 64
+"""Smallest MaxMemoryMB (MiB); a worker's own runtime takes ~150-250 MiB of it."""
+
+
+def _check_context(spec: TaskSpec, isolation: Isolation) -> None:
+    """MaxMemoryMB, WorkingDirectory and Environment: only in process isolation, and well-formed."""
+    given = [
+        name
+        for name, value in (
+            ("MaxMemoryMB", spec.max_memory_mb),
+            ("WorkingDirectory", spec.working_directory),
+            ("Environment", spec.environment),
+        )
+        if value
+    ]
+    if given and isolation != "process":
+        raise TaskValidationError(given[0], "needs process isolation (the daemon runs with --isolation thread)")
+    if spec.max_memory_mb is not None and (isinstance(spec.max_memory_mb, bool) or spec.max_memory_mb < MIN_MEMORY_MB):
+        raise TaskValidationError("MaxMemoryMB", f"must be a whole number of MiB, at least {MIN_MEMORY_MB}")
+    if spec.working_directory is not None and not os.path.isdir(spec.working_directory):
+        raise TaskValidationError("WorkingDirectory", f"'{spec.working_directory}' is not an existing directory")
+    if not isinstance(spec.environment, dict):
+        raise TaskValidationError("Environment", "must be an object of name → string")
+    for name, value in spec.environment.items():
+        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+            raise TaskValidationError("Environment", f"'{name}' is not a variable name (non-empty, no '=')")
+        if not isinstance(value, str) or "\0" in value:
+            raise TaskValidationError("Environment", f"the value of '{name}' must be a string without NUL")
+
+
+def validate(spec: TaskSpec, registry: Registry, config: ServiceConfig) -> ValidSpec:
+    """Check ``spec`` against the registry (parent exists) and the service's settings (isolation, default
+    timeout), and normalise it. A blank or missing id gets a new one; a missing name becomes "Task <id>";
+    empty code is a valid task that outputs nothing.
 
     Raises:
         TaskValidationError: a field is invalid (``field`` names it).
@@ -113,6 +149,7 @@ def validate(spec: TaskSpec, registry: Registry, default_timeout: float | None) 
     for field_name, values in (("ExtraImports", spec.extra_imports), ("ExtraRefs", spec.extra_refs)):
         if any(not isinstance(v, str) or not v.strip() for v in values):
             raise TaskValidationError(field_name, "must be a list of non-empty strings")
+    _check_context(spec, config.isolation)
     language = parse_language(spec.language)
     if language == Language.POWERSHELL and (spec.extra_imports or spec.extra_refs):
         field_name = "ExtraImports" if spec.extra_imports else "ExtraRefs"
@@ -132,8 +169,12 @@ def validate(spec: TaskSpec, registry: Registry, default_timeout: float | None) 
         description=spec.description or "",
         code=spec.code,
         arguments=arguments,
-        timeout_seconds=spec.timeout_seconds if spec.timeout_seconds is not None else default_timeout,
+        timeout_seconds=spec.timeout_seconds if spec.timeout_seconds is not None else config.default_timeout_seconds,
         parent=parent,
         extra_imports=list(spec.extra_imports),
         extra_refs=list(spec.extra_refs),
+        isolation=config.isolation,
+        max_memory_mb=spec.max_memory_mb,
+        working_directory=os.path.abspath(spec.working_directory) if spec.working_directory else None,
+        environment=dict(spec.environment),
     )

@@ -67,9 +67,14 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class LaunchRequest:
-    """What a run needs besides its prepared code: the task's id."""
+    """What a run needs besides its prepared code: the task's id and, with process isolation, its context:
+    ``max_memory_mb`` (the worker is killed when its resident memory passes it), ``working_directory`` and
+    ``environment`` (variables added for this task only)."""
 
     task_id: str
+    max_memory_mb: int | None = None
+    working_directory: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

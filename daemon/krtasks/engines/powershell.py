@@ -80,39 +80,68 @@ class RunspacePool:
                 return
 
 
-class PowerShellEngine:
-    """Checks scripts for parse errors and starts them on fresh runspaces (a :class:`SyncEngine`).
+def parse(net: NetTypes, code: str) -> None:
+    """Check ``code`` for PowerShell parse errors.
 
-    The prepared handle is a :class:`PowerShellScript`: the code and its arguments as a .NET dictionary.
+    Raises:
+        CompileError: PowerShell's parse errors (1-based lines).
     """
+    diagnostics = net.PowerShellRun.Parse(code)
+    if diagnostics.Length:
+        raise compile_error(Language.POWERSHELL, diagnostics)
 
-    language = Language.POWERSHELL
+
+class PowerShellRunner:
+    """Starts PowerShell code on fresh runspaces from a warm pool of ``pool_size`` (in the daemon with thread
+    isolation, in a worker process with process isolation)."""
 
     def __init__(self, net: NetTypes, pool_size: int, limits: OutputLimits) -> None:
         self._net = net
         self._pool = RunspacePool(net, pool_size)
         self._limits = limits
 
+    def launch(self, code: str, arguments: Any, task_id: str, directory: str | None = None) -> PowerShellExecution:
+        """Start ``code`` with ``arguments`` (a .NET dictionary), ``$TaskId`` and a new ``$TaskProgress``, in
+        ``directory`` (``$PWD``) when given."""
+        net = self._net
+        sink = net.StreamSink(self._limits.stream_records)
+        progress = new_progress(net)
+        runspace = self._pool.take()
+        try:
+            run = net.PowerShellRun(runspace, code, arguments, task_id, progress, sink, self._limits.max_items)
+            if directory is not None:
+                run.SetLocation(directory)
+            run.Start()
+        except BaseException:
+            runspace.Dispose()
+            raise
+        return PowerShellExecution(run, runspace, sink, progress, self._limits)
+
+    def close(self) -> None:
+        """Release the runspace pool."""
+        self._pool.close()
+
+
+class PowerShellEngine:
+    """Checks scripts for parse errors and starts them on fresh runspaces in this process (a
+    :class:`SyncEngine`). The prepared handle is a :class:`PowerShellScript`."""
+
+    language = Language.POWERSHELL
+
+    def __init__(self, net: NetTypes, pool_size: int, limits: OutputLimits) -> None:
+        self._net = net
+        self._runner = PowerShellRunner(net, pool_size, limits)
+
     def prepare(self, request: CodeRequest) -> Prepared:
         """Parse the code; raise :class:`CompileError` with PowerShell's parse errors (1-based lines)."""
-        diagnostics = self._net.PowerShellRun.Parse(request.code)
-        if diagnostics.Length:
-            raise compile_error(self.language, diagnostics)
+        parse(self._net, request.code)
         return Prepared(PowerShellScript(request.code, self._net.TaskArguments.FromJson(request.arguments_json)))
 
     def launch(self, prepared: Prepared, request: LaunchRequest) -> PowerShellExecution:
         """Start the script on a fresh runspace with its arguments and a new ``$TaskProgress``."""
         script = prepared.handle
         assert isinstance(script, PowerShellScript)
-        net = self._net
-        sink = net.StreamSink(self._limits.stream_records)
-        progress = new_progress(net)
-        runspace = self._pool.take()
-        run = net.PowerShellRun(
-            runspace, script.code, script.arguments, request.task_id, progress, sink, self._limits.max_items
-        )
-        run.Start()
-        return PowerShellExecution(run, runspace, sink, progress, self._limits)
+        return self._runner.launch(script.code, script.arguments, request.task_id)
 
     def release(self, prepared: Prepared) -> None:
         """Nothing to release: a parsed script holds no .NET resources beyond its arguments."""
@@ -122,7 +151,7 @@ class PowerShellEngine:
 
     def close(self) -> None:
         """Release the runspace pool."""
-        self._pool.close()
+        self._runner.close()
 
 
 class PowerShellScript:

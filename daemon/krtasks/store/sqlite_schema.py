@@ -52,6 +52,13 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (task_id, idx)
         ) WITHOUT ROWID""",
     ],
+    # 1 → 2: worker processes (tasks of older stores ran in the daemon's threads).
+    [
+        "ALTER TABLE tasks ADD COLUMN isolation TEXT NOT NULL DEFAULT 'thread'",
+        "ALTER TABLE tasks ADD COLUMN max_memory_mb INTEGER",
+        "ALTER TABLE tasks ADD COLUMN working_directory TEXT",
+        "ALTER TABLE tasks ADD COLUMN environment TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 """Schema migrations: ``MIGRATIONS[v]`` holds the statements that take a store from version ``v`` to
 ``v + 1``; each runs in one transaction with the version bump. Append, never edit a released entry."""
@@ -108,15 +115,20 @@ def encode_row(t: TaskData) -> tuple[Any, ...]:
         _dumps(t.progress.to_json()),
         None if t.error is None else _dumps(t.error.to_json()),
         _dumps(t.output),
+        t.isolation,
+        t.max_memory_mb,
+        t.working_directory,
+        _dumps(t.environment),
     )
 
 
 COLUMNS = (
     "id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, extra_imports, "
-    "extra_refs, state, created_at, started_at, completed_at, progress, error, output"
+    "extra_refs, state, created_at, started_at, completed_at, progress, error, output, isolation, max_memory_mb, "
+    "working_directory, environment"
 )
 # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the cascade would take its records.
-PUT_TASK = f"INSERT INTO tasks ({COLUMNS}) VALUES ({', '.join('?' * 18)}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+PUT_TASK = f"INSERT INTO tasks ({COLUMNS}) VALUES ({', '.join('?' * 22)}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in COLUMNS.split(", ")[1:]
 )
 # Records of a task deleted meanwhile are dropped here rather than failing the whole batch on the FK.
@@ -197,4 +209,8 @@ def decode_row(r: Sequence[Any]) -> TaskData:
         progress=Progress.from_json(_loads(r[15])),
         error=None if error is None else TaskErrorInfo.from_json(error),
         output=_loads(r[17]),
+        isolation="process" if r[18] == "process" else "thread",
+        max_memory_mb=r[19],
+        working_directory=r[20],
+        environment=_loads(r[21]),
     )

@@ -42,6 +42,19 @@ class CreateTaskBody(_Body):
     parent_id: str | None = None
     extra_imports: list[str] | None = Field(default=None, description="Extra namespaces (C#/VB).")
     extra_refs: list[str] | None = Field(default=None, description="Extra assemblies, names or paths (C#/VB).")
+    max_memory_mb: int | None = Field(
+        default=None,
+        alias="MaxMemoryMB",
+        ge=64,
+        description="Kill the task's worker when its resident memory passes this (MiB; the worker's own runtime "
+        "counts, ~150-250 MiB). Process isolation only.",
+    )
+    working_directory: str | None = Field(
+        default=None, description="The task's current directory (must exist). Process isolation only."
+    )
+    environment: dict[str, str] | None = Field(
+        default=None, description="Environment variables added for this task only. Process isolation only."
+    )
 
     @field_validator("language")
     @classmethod
@@ -62,6 +75,9 @@ class CreateTaskBody(_Body):
             parent_id=self.parent_id,
             extra_imports=list(self.extra_imports or []),
             extra_refs=list(self.extra_refs or []),
+            max_memory_mb=self.max_memory_mb,
+            working_directory=self.working_directory,
+            environment=dict(self.environment or {}),
         )
 
 

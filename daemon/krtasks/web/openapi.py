@@ -62,8 +62,12 @@ def _typed_schemas() -> dict[str, Any]:
 _SCHEMAS: dict[str, Any] = {
     "Health": {
         "type": "object",
-        "properties": {"Status": {"type": "string"}, "Version": {"type": "string"}},
-        "required": ["Status", "Version"],
+        "properties": {
+            "Status": {"type": "string"},
+            "Version": {"type": "string"},
+            "Isolation": {"type": "string", "enum": ["process", "thread"]},
+        },
+        "required": ["Status", "Version", "Isolation"],
     },
     "Problem": {
         "type": "object",

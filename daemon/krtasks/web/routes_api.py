@@ -30,8 +30,9 @@ def _task_url(task_id: str) -> str:
 
 @routes.get(API + "/health")
 async def health(request: web.Request) -> web.Response:
-    """``{Status: "Healthy", Version}``; the one route that needs no token."""
-    return json_response({"Status": "Healthy", "Version": __version__})
+    """``{Status: "Healthy", Version, Isolation}``; the one route that needs no token."""
+    isolation = request.app[SERVICE].config.isolation
+    return json_response({"Status": "Healthy", "Version": __version__, "Isolation": isolation})
 
 
 @routes.get(API + "/openapi.json")
