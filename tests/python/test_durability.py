@@ -21,9 +21,8 @@ import pytest
 import requests
 
 from daemon_fixtures import Daemon, start_daemon, wait_until_finished
+from engine_views import compile_cache
 from krtasks.core.service import TaskService
-from krtasks.engines.roslyn import RoslynEngine
-from krtasks.engines.threaded import ThreadedEngine
 from krtasks.models import Language, Progress, ServiceConfig, TaskData, TaskSpec, TaskState
 from krtasks.runtime import RuntimeInfo
 from krtasks.store import SCHEMA_VERSION, STORE_FILE, SqliteTaskStore, open_store
@@ -528,13 +527,10 @@ async def test_retention_by_age(runtime: RuntimeInfo, store: SqliteTaskStore) ->
     clock = Clock(datetime(2026, 1, 1, tzinfo=UTC))
     svc = await open_service(runtime, store, clock, retention_seconds=3600, max_finished=0, compile_cache_size=0)
     try:
-        engine = svc.engines[Language.CSHARP]
-        assert isinstance(engine, ThreadedEngine) and isinstance(engine.sync, RoslynEngine)
-        cs = engine.sync
         for i in range(3):
             await svc.create(TaskSpec(code=f"return {i};", language=Language.CSHARP, id=f"old{i}", auto_start=True))
             await svc.wait(f"old{i}", 30)
-        assert cs.loaded_scripts == 0  # a finished task releases its script (cache size 0: unloaded at once)
+        assert compile_cache(svc) == (0, 0)  # a finished task releases its script (cache size 0: unloaded at once)
         clock.advance(1800)
         await svc.create(TaskSpec(code="'young'", id="young", auto_start=True))
         await svc.wait("young", 30)
@@ -543,7 +539,7 @@ async def test_retention_by_age(runtime: RuntimeInfo, store: SqliteTaskStore) ->
         clock.advance(1800)  # the old ones completed an hour ago now
         assert await svc.sweep() == 3
         assert sorted(t["Id"] for t in svc.list()) == ["waiting", "young"]
-        assert cs.loaded_scripts == 0
+        assert compile_cache(svc)[0] == 0
         assert store.count()[0] == 2
         clock.advance(1800)
         assert await svc.sweep() == 1 and [t["Id"] for t in svc.list()] == ["waiting"]  # NotStarted stays

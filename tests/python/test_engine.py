@@ -13,10 +13,9 @@ from typing import Any
 import psutil
 import pytest
 
+from engine_views import compile_cache
 from krtasks.core.service import TaskService
 from krtasks.engines.process.engine import ProcessEngine
-from krtasks.engines.roslyn import RoslynEngine
-from krtasks.engines.threaded import ThreadedEngine
 from krtasks.errors import CompileError, TaskConflictError, TaskNotFoundError, TaskValidationError
 from krtasks.models import Isolation, Language, ServiceConfig, TaskErrorJson, TaskRecordJson, TaskSpec
 from krtasks.runtime import RuntimeInfo
@@ -63,17 +62,6 @@ def error_of(record: TaskRecordJson) -> TaskErrorJson:
     error = record["Error"]
     assert error is not None, record
     return error
-
-
-def compile_cache(service: TaskService) -> tuple[int, int]:
-    """``(loaded, held)`` of the daemon's compile cache: loaded scripts (thread isolation) or compiled images
-    (process isolation), and those held by at least one task."""
-    engine = service.engines[CS]
-    if isinstance(engine, ThreadedEngine):
-        assert isinstance(engine.sync, RoslynEngine)
-        return engine.sync.loaded_scripts, engine.sync.held_scripts
-    assert isinstance(engine, ProcessEngine)
-    return engine.shared.preparers.images, engine.shared.preparers.held_images
 
 
 def compilations(service: TaskService) -> float:

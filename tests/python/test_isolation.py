@@ -320,3 +320,50 @@ def test_kill_9_of_the_daemon_leaves_no_worker(tmp_path: Path) -> None:
         )
     finally:
         d.close()
+
+
+def test_a_garbled_message_kills_only_that_worker(api: requests.Session, daemon: Daemon) -> None:
+    # Task code writes a line that is not the protocol into its worker's socket (its fd is on the command line).
+    code = (
+        "$a = [Environment]::GetCommandLineArgs(); $fd = [int]$a[[array]::IndexOf($a, '--fd') + 1]; "
+        "$s = [System.Net.Sockets.Socket]::new([System.Net.Sockets.SafeSocketHandle]::new([IntPtr]$fd, $false)); "
+        '[void]$s.Send([Text.Encoding]::UTF8.GetBytes("this is not json`n")); Start-Sleep -Seconds 30'
+    )
+    bystander = create(api, daemon, Code=BYSTANDER, AutoStart=True)
+    done = finished(api, daemon, create(api, daemon, Code=code, AutoStart=True)["Id"])
+    assert done["State"] == "Failed" and done["Error"]["Type"] == "WorkerProtocolError", done
+    assert "not JSON" in done["Error"]["Message"]
+    assert finished(api, daemon, bystander["Id"])["State"] == "Completed"
+    assert health(api, daemon)["Status"] == "Healthy"
+
+
+def test_an_idle_worker_that_dies_is_replaced(api: requests.Session, daemon: Daemon) -> None:
+    wait_for(lambda: len(workers(daemon)) >= 2, what="two idle workers")
+    victim = workers(daemon)[0]
+    victim.kill()
+    wait_for(
+        lambda: victim.pid not in {w.pid for w in workers(daemon)} and len(workers(daemon)) >= 2,
+        what="a replacement worker",
+    )
+    rec = create(api, daemon, Code="'fine'", AutoStart=True)
+    assert finished(api, daemon, rec["Id"])["State"] == "Completed"
+    assert f"idle worker {victim.pid}" in daemon.stderr() and "replacing it" in daemon.stderr()
+
+
+async def test_workers_are_recycled_after_max_tasks() -> None:
+    from krtasks.core.service import TaskService
+    from krtasks.models import ServiceConfig, TaskSpec
+
+    service = TaskService(ServiceConfig(max_runspaces=1, min_workers=1, worker_max_tasks=2))
+    await service.open()
+    try:
+        pids = []
+        for _ in range(5):
+            rec = await service.create(TaskSpec(code="$PID", auto_start=True))
+            await service.wait(rec["Id"], 60)
+            pids.append(service.result(rec["Id"])["Output"][0])
+        assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4], pids
+        text = service.metrics.registry.get_sample_value("krtasks_worker_recycles_total")
+        assert text is not None and text >= 2
+    finally:
+        await service.close()
