@@ -41,14 +41,23 @@ def serve_command() -> list[str]:
 
 
 class Daemon:
-    """One `krtasks serve --max-runspaces N` on a fresh temporary state dir; stop() removes the dir.
+    """One `krtasks serve --max-runspaces N --isolation I --stop-grace G` on a fresh temporary state dir;
+    stop() removes the dir.
 
     ``profile_html``: run it under pyinstrument and write the event loop's profile there on stop (HTML, or
     text when the name ends in .txt). Launched through serve_wrapper.py, like ``krtasks serve``.
     """
 
-    def __init__(self, max_runspaces: int = 8, profile_html: Path | None = None) -> None:
+    def __init__(
+        self,
+        max_runspaces: int = 8,
+        profile_html: Path | None = None,
+        isolation: str = "process",
+        stop_grace: float = 1.0,
+    ) -> None:
         self.max_runspaces = max_runspaces
+        self.isolation = isolation
+        self.stop_grace = stop_grace
         self.profile_html = profile_html
         self.state_dir = Path(tempfile.mkdtemp(prefix="krtasks-bench-"))
         self.port = free_port()
@@ -76,6 +85,10 @@ class Daemon:
             str(self.state_dir),
             "--max-runspaces",
             str(self.max_runspaces),
+            "--isolation",
+            self.isolation,
+            "--stop-grace",
+            f"{self.stop_grace:g}",
             "--log-level",
             "warning",
         ]
@@ -256,3 +269,17 @@ class LeanClient(ApiClient):
         if resp.status != expect:
             raise RuntimeError(f"{method} {path}: HTTP {resp.status}: {data!r}")
         return jsonlib.loads(data) if data else None
+
+    async def metrics(self) -> dict[str, float]:
+        """GET /metrics: every sample without labels, by name (Prometheus text format)."""
+        self._conn.request("GET", "/metrics", headers=self._headers)
+        resp = self._conn.getresponse()
+        text = resp.read().decode()
+        if resp.status != 200:
+            raise RuntimeError(f"GET /metrics: HTTP {resp.status}: {text[:200]}")
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values

@@ -99,9 +99,9 @@ class Target:
         base = results.get(self.other)
         return None if base is None else base * self.factor
 
-    def met(self, results: dict[str, Any]) -> bool | None:
-        """True/False, or None when either side is missing."""
-        value, bound = results.get(self.key), self.bound(results)
+    def met(self, results: dict[str, Any], mode: str = "process") -> bool | None:
+        """True/False for ``mode``'s figure, or None when either side is missing."""
+        value, bound = results.get(mode, {}).get(self.key), self.bound(results)
         if value is None or bound is None:
             return None
         return bool(value < bound if self.op == "<" else value <= bound if self.op == "<=" else value >= bound)
@@ -109,13 +109,18 @@ class Target:
 
 TARGETS = [
     Target("ps_roundtrip_ms_p50", "<", "< ThreadJob's", other="threadjob_roundtrip_ms_p50"),
+    Target("ps_roundtrip_vs_startjob", ">=", "≥ 20x faster than Start-Job", limit=20.0),
     Target("ps_throughput_per_s", ">=", "≥ 2x ThreadJob's", other="threadjob_throughput_per_s", factor=2.0),
     Target("cs_cached_roundtrip_ms_p50", "<=", "≤ 5 ms", limit=5.0),
     Target("cs_distinct_1000_rss_growth_mb", "<=", "≤ 150 MB", limit=150.0),
     Target("cancel_ps_ms", "<=", "≤ 500 ms", limit=500.0),
     Target("cancel_cs_ms", "<=", "≤ 500 ms", limit=500.0),
     Target("cold_start_ms", "<=", "≤ 5 000 ms", limit=5000.0),
+    Target("worker_idle_rss_mb", "<=", "≤ 200 MB", limit=200.0),
 ]
+"""The issues' targets, for process isolation (the default); thread isolation is reported beside them."""
+
+MODES = ("process", "thread")
 
 
 def log(message: str) -> None:
@@ -142,6 +147,25 @@ def p90(values: list[float]) -> float:
 def rss_mb(pid: int) -> float:
     """Resident set size of a process in MiB."""
     return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The worker processes of the daemon ``pid``."""
+    found = []
+    for child in psutil.Process(pid).children():
+        with contextlib.suppress(psutil.Error):
+            if "krtasks.engines.process.worker" in " ".join(child.cmdline()):
+                found.append(child.pid)
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of the daemon and its workers (MiB): what the machine pays for KrTasks."""
+    total = rss_mb(pid)
+    for w in worker_pids(pid):
+        with contextlib.suppress(psutil.Error):
+            total += rss_mb(w)
+    return total
 
 
 # ---------------------------------------------------------------- machine
@@ -334,6 +358,39 @@ async def timed_cancel(client: ApiClient, language: str, code: str) -> float:
     return elapsed
 
 
+async def timed_hard_stop(client: ApiClient) -> float:
+    """ms from POST cancel of C# ``while (true) { }`` (which ignores it) until its wait answers Stopped: the
+    grace period, then the kill (process isolation) or the abandon (thread isolation)."""
+    record = await client.create(CS, "while (true) { }", auto_start=True)
+    await wait_running(client, record["Id"])
+    await asyncio.sleep(0.2)
+    t0 = time.perf_counter()
+    await client.cancel(record["Id"])
+    done = await client.wait(record["Id"], 30)
+    elapsed = ms_since(t0)
+    if done["State"] != "Stopped":
+        raise RuntimeError(f"hard stop ended {done['State']}: {done}")
+    await client.remove(record["Id"])
+    return elapsed
+
+
+async def timed_crash_recovery(client: ApiClient) -> float:
+    """ms from creating a C# task that calls ``Environment.Exit(3)`` until the next PowerShell task has
+    completed (process isolation: the crash fails its task, the pool replaces the worker)."""
+    t0 = time.perf_counter()
+    crash = await client.create(CS, "System.Environment.Exit(3); return 1;", auto_start=True)
+    failed = await client.wait(crash["Id"])
+    if failed["State"] != "Failed" or failed["Error"]["Type"] != "WorkerCrashed":
+        raise RuntimeError(f"crash task: {failed}")
+    result = await client.roundtrip(PS, "1")
+    elapsed = ms_since(t0)
+    if result["State"] != "Completed":
+        raise RuntimeError(f"task after the crash: {result}")
+    await client.remove(crash["Id"])
+    await client.remove(result["Id"])
+    return elapsed
+
+
 def distinct_script(i: int) -> str:
     """A small, realistic C# script that differs from every other i (so each one is compiled)."""
     return f"var xs = Enumerable.Range(0, {i % 50 + 1}).Select(x => x * {i}).ToList();\nreturn xs.Sum() + {i};"
@@ -343,7 +400,7 @@ async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int)
     """Daemon RSS before and after creating, running and removing ``n`` distinct C# scripts."""
     assemblies_before = (await client.roundtrip(CS, COUNT_ASSEMBLIES))["Output"]
     await asyncio.sleep(2)  # let the refill of runspaces and the GC settle before the first reading
-    before = rss_mb(daemon.pid)
+    before = tree_rss_mb(daemon.pid)
     peak = before
 
     async def one(i: int) -> None:
@@ -353,13 +410,13 @@ async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int)
             raise RuntimeError(f"distinct script {i}: {result}")
         await client.remove(result["Id"])
         if i % 50 == 0:
-            peak = max(peak, rss_mb(daemon.pid))
+            peak = max(peak, tree_rss_mb(daemon.pid))
 
     t0 = time.perf_counter()
     await run_concurrently(list(range(n)), concurrency, one)
     elapsed = time.perf_counter() - t0
     await asyncio.sleep(3)
-    after = rss_mb(daemon.pid)
+    after = tree_rss_mb(daemon.pid)
     # After the reading, since it forces a full GC: scripts that were unloaded must be gone by then.
     assemblies_after = (await client.roundtrip(CS, COUNT_ASSEMBLIES_AFTER_GC))["Output"]
     return {
@@ -373,14 +430,15 @@ async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int)
     }
 
 
-async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Everything measured on one fresh daemon, then the extra cold starts. Returns (results, samples)."""
+async def bench_krtasks(s: Settings, profile: Path | None, isolation: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything measured on one fresh daemon in ``isolation``, then the extra cold starts. Returns
+    (results, samples)."""
     res: dict[str, Any] = {}
     smp: dict[str, Any] = {}
     failures: list[dict[str, str]] = []
     starts: list[dict[str, float]] = []
     for _ in range(MAIN_DAEMON_ATTEMPTS):
-        daemon = Daemon(max_runspaces=8, profile_html=profile)
+        daemon = Daemon(max_runspaces=8, profile_html=profile, isolation=isolation)
         log("cold start (fresh state dir: certificate, token, .NET, PowerShell, Roslyn)")
         first = await try_cold_start(daemon, failures)
         if first is not None:
@@ -389,8 +447,18 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
     else:
         raise RuntimeError(f"no daemon came up in {MAIN_DAEMON_ATTEMPTS} attempts: {failures}")
     try:
+        await asyncio.sleep(3)  # the first workers and the Roslyn warm-up settle
         res["rss_after_start_mb"] = round(rss_mb(daemon.pid), 1)
+        res["tree_rss_after_start_mb"] = round(tree_rss_mb(daemon.pid), 1)
+        if isolation == "process":
+            res["worker_idle_rss_mb"] = median([rss_mb(w) for w in worker_pids(daemon.pid)])
         async with LeanClient(daemon) as client:
+            if isolation == "process":
+                m = await client.metrics()
+                started = m.get("krtasks_worker_start_seconds_count", 0.0)
+                res["worker_start_ms"] = (
+                    round(m["krtasks_worker_start_seconds_sum"] / started * 1000, 1) if started else None
+                )
             log("first C# task, then the same code cached")
             t0 = time.perf_counter()
             first = await client.create(CS, CS_CODE)
@@ -413,6 +481,10 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             log("cancels")
             smp["cancel_ps_ms"] = await sample(s.cancel_samples, lambda: timed_cancel(client, PS, PS_SLEEP))
             smp["cancel_cs_ms"] = await sample(s.cancel_samples, lambda: timed_cancel(client, CS, CS_DELAY))
+            if isolation == "process":
+                log("hard stops and crash recovery")
+                smp["hard_stop_ms"] = await sample(s.cancel_samples, lambda: timed_hard_stop(client))
+                smp["crash_recovery_ms"] = await sample(s.cancel_samples, lambda: timed_crash_recovery(client))
 
         async with Client(daemon) as aclient:
             # The same round trips through aiohttp's client: how much a heavier client adds.
@@ -442,12 +514,18 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
             smp["ps_throughput"] = runs
             res["ps_throughput_per_s"] = median([r["per_s"] for r in runs])
             res["rss_after_throughput_mb"] = round(rss_mb(daemon.pid), 1)
+            res["tree_rss_after_throughput_mb"] = round(tree_rss_mb(daemon.pid), 1)
+        if isolation == "thread":
+            # Last: in thread isolation the abandoned loop keeps a core busy for as long as the daemon lives.
+            async with LeanClient(daemon) as client:
+                log("hard stop (the loop is abandoned and keeps running)")
+                smp["hard_stop_ms"] = [await timed_hard_stop(client)]
     finally:
         daemon.stop()
 
     for _ in range(s.cold_starts - 1):
         log("another cold start")
-        extra = Daemon(max_runspaces=8)
+        extra = Daemon(max_runspaces=8, isolation=isolation)
         sample_ = await try_cold_start(extra, failures)
         if sample_ is not None:
             starts.append(sample_)
@@ -470,6 +548,9 @@ async def bench_krtasks(s: Settings, profile: Path | None) -> tuple[dict[str, An
         res[f"{key}_p90"] = p90(smp[key])
     res["cancel_ps_ms"] = median(smp["cancel_ps_ms"])
     res["cancel_cs_ms"] = median(smp["cancel_cs_ms"])
+    res["hard_stop_ms"] = median(smp["hard_stop_ms"])
+    if "crash_recovery_ms" in smp:
+        res["crash_recovery_ms"] = median(smp["crash_recovery_ms"])
     return res, smp
 
 
@@ -491,6 +572,11 @@ ROWS: list[tuple[str, str, str | None, str]] = [
     ("  assemblies still loaded after them", "cs_distinct_assemblies_growth", None, ""),
     ("Cancel PowerShell `Start-Sleep 60`", "cancel_ps_ms", None, "ms"),
     ("Cancel C# `Task.Delay(60000, ct)`", "cancel_cs_ms", None, "ms"),
+    ("Hard stop: cancel `while (true) { }`, grace 1 s", "hard_stop_ms", None, "ms"),
+    ("Crash recovery: `Environment.Exit` to next task done", "crash_recovery_ms", None, "ms"),
+    ("One idle worker's RSS", "worker_idle_rss_mb", None, "MB"),
+    ("Worker start (spawn to ready)", "worker_start_ms", None, "ms"),
+    ("RSS after start (daemon + workers)", "tree_rss_after_start_mb", None, "MB"),
     ("Cold start (health + first task)", "cold_start_ms", None, "ms"),
     ("  until /health answers", "cold_start_health_ms", None, "ms"),
     ("  failed starts (no answer in 60 s)", "cold_start_failures", None, ""),
@@ -512,25 +598,28 @@ def _fmt(value: Any) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
+def _ratio(value: Any, base: Any, unit: str) -> str:
+    if not value or not base:
+        return "—"
+    better = base / value if unit == "ms" else value / base
+    return f"{better:.2f}x faster" if better >= 1 else f"{1 / better:.2f}x slower"
+
+
 def table_rows(results: dict[str, Any]) -> list[list[str]]:
-    """Rows of [metric, KrTasks, baseline, ratio, target, met]."""
+    """Rows of [metric, process, thread, baseline, ratio process, ratio thread, target (process), met]."""
     targets = {t.key: t for t in TARGETS}
     rows = []
     for label, key, base_key, unit in ROWS:
-        value = results.get(key)
+        values = [results.get(mode, {}).get(key) for mode in MODES]
         base = results.get(base_key) if base_key else None
-        ratio = "—"
-        if value and base:
-            better = base / value if unit == "ms" else value / base
-            ratio = f"{better:.2f}x faster" if better >= 1 else f"{1 / better:.2f}x slower"
         target = targets.get(key) if not label.startswith("  ") else None
         met = None if target is None else target.met(results)
         rows.append(
             [
                 label,
-                f"{_fmt(value)} {unit}".rstrip(),
+                *(f"{_fmt(v)} {unit}".rstrip() for v in values),
                 f"{_fmt(base)} {unit} ({BASELINE_NAMES[base_key]})" if base_key else "",
-                ratio if base_key else "",
+                *((_ratio(v, base, unit) if base_key else "") for v in values),
                 target.text if target else "",
                 "" if target is None else "n/a" if met is None else "met" if met else "MISSED",
             ]
@@ -538,7 +627,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-HEADER = ["Metric", "KrTasks", "Baseline", "Ratio", "Target", "Status"]
+HEADER = ["Metric", "Process", "Thread", "Baseline", "Ratio (process)", "Ratio (thread)", "Target (process)", "Status"]
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -623,12 +712,22 @@ def main(argv: list[str] | None = None) -> int:
             samples[key] = [round(x, 2) for x in base[key]]
             results[f"{key}_per_s"] = median(base[key])
 
-    kr, kr_samples = asyncio.run(bench_krtasks(s, args.profile))
-    results.update(kr)
-    samples.update(kr_samples)
+    for mode in MODES:
+        log(f"--- {mode} isolation")
+        kr, kr_samples = asyncio.run(bench_krtasks(s, args.profile if mode == "process" else None, mode))
+        startjob = results.get("startjob_roundtrip_ms_p50")
+        if startjob:
+            kr["ps_roundtrip_vs_startjob"] = round(startjob / kr["ps_roundtrip_ms_p50"], 1)
+        results[mode] = kr
+        samples[mode] = kr_samples
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = {
-        t.key: {"target": t.text, "bound": t.bound(results), "value": results.get(t.key), "met": t.met(results)}
+        t.key: {
+            "target": t.text,
+            "bound": t.bound(results),
+            "value": results["process"].get(t.key),
+            "met": t.met(results),
+        }
         for t in TARGETS
     }
     results["wall_s"] = round(time.perf_counter() - wall0, 1)

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ...models import Language, Progress, ServiceConfig, TaskErrorInfo
@@ -322,8 +322,8 @@ class WorkerCollector(Collector):
         self._pool = pool
         self._counters = counters
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        """Yield the worker gauges and counters."""
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | SummaryMetricFamily]:
+        """Yield the worker gauges and counters, and how long starts took (spawn to ready)."""
         workers = GaugeMetricFamily("krtasks_workers", "Worker processes by state.", labels=["state"])
         for state, count in self._pool.counts().items():
             workers.add_metric([state], count)
@@ -336,6 +336,12 @@ class WorkerCollector(Collector):
             ("worker_recycles", c.recycles, "Workers retired after max tasks or memory."),
         ):
             yield CounterMetricFamily(f"krtasks_{name}", text, value=value)
+        yield SummaryMetricFamily(
+            "krtasks_worker_start_seconds",
+            "Worker start times, spawn to ready (seconds).",
+            count_value=c.starts,
+            sum_value=c.start_seconds,
+        )
 
 
 async def open_process_engines(config: ServiceConfig, registry: CollectorRegistry | None) -> dict[Language, Engine]:

@@ -335,7 +335,7 @@ class WorkerPool:
             self._starting -= 1
         self._failures = 0
         self._counters.starts += 1
-        self._counters.start_seconds = time.monotonic() - began
+        self._counters.start_seconds += time.monotonic() - began
         log.info(
             "worker %d ready in %.2f s (.NET %s, PowerShell %s)",
             hello.pid,
@@ -417,8 +417,8 @@ class WorkerPool:
 
 @dataclass
 class PoolCounters:
-    """What the pool counts for metrics: worker starts (and the last start's seconds), crashes during a
-    task, kills by the daemon, recycles."""
+    """What the pool counts for metrics: worker starts (and the seconds they took, summed: spawn to ready),
+    crashes during a task, kills by the daemon, recycles."""
 
     starts: int = 0
     crashes: int = 0
