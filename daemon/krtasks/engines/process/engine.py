@@ -244,12 +244,15 @@ class ProcessShared:
         self.executor = executor
         self.pool = pool
         self.counters = counters
+        self.warm_up: asyncio.Future[None] | None = None
         self._users = 3
 
     async def done(self) -> None:
         """One engine closed; the last one closes the pool and the executor."""
         self._users -= 1
         if self._users == 0:
+            if self.warm_up is not None:
+                self.warm_up.cancel()
             await self.pool.close()
             self.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -306,9 +309,17 @@ class ProcessEngine:
         self.shared.preparers.release(prepared)
 
     def warm_up(self) -> None:
-        """Warm the compiler up in the background (C# engine only: one warm-up for both languages)."""
+        """Warm the compiler up in the background once the first worker is ready (C# engine only: one warm-up
+        for both languages): its ~3 s of JIT would otherwise slow down the worker the first task waits for."""
         if self._language == Language.CSHARP:
-            self.shared.executor.submit(self.shared.preparers.warm_up)
+            self.shared.warm_up = asyncio.ensure_future(self._warm_up_later())
+
+    async def _warm_up_later(self) -> None:
+        await self.shared.pool.first_ready.wait()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.shared.executor, self.shared.preparers.warm_up)
+        except Exception as exc:  # a failed warm-up only costs time later
+            log.warning("Roslyn warm-up failed: %s", exc)
 
     async def close(self) -> None:
         """Give up this engine's share of the pool."""
@@ -353,12 +364,6 @@ async def open_process_engines(config: ServiceConfig, registry: CollectorRegistr
     """
     from ...runtime import load_runtime
 
-    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="krtasks-compile")
-    try:
-        net = (await asyncio.get_running_loop().run_in_executor(executor, load_runtime)).net
-    except BaseException:
-        executor.shutdown(wait=False)
-        raise
     counters = PoolCounters()
     settings = PoolSettings(
         min(config.min_workers, config.max_runspaces),
@@ -367,7 +372,14 @@ async def open_process_engines(config: ServiceConfig, registry: CollectorRegistr
         config.worker_max_memory_mb,
     )
     pool = WorkerPool(settings, OutputLimits.of(config), counters)
-    pool.start()
+    pool.start()  # first: the worker loads .NET while the daemon does
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="krtasks-compile")
+    try:
+        net = (await asyncio.get_running_loop().run_in_executor(executor, load_runtime)).net
+    except BaseException:
+        executor.shutdown(wait=False)
+        await pool.close()
+        raise
     if registry is not None:
         registry.register(WorkerCollector(pool, counters))
     shared = ProcessShared(Preparers(net, config.compile_cache_size), executor, pool, counters)

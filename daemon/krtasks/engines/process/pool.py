@@ -223,11 +223,17 @@ class WorkerPool:
         self._failures = 0
         self._changed = asyncio.Event()
         """Set whenever a worker becomes idle, a start ends (either way) or a worker goes."""
+        self._background_starts = 0
+        self.first_ready = asyncio.Event()
+        """Set once the first worker is ready (or could not start): heavy daemon-side warm-ups wait for it, so
+        that they do not slow down the start of the worker the first task needs."""
 
     # -------------------------------------------------------------- lending
 
     def start(self) -> None:
         """Start ``min_workers`` in the background."""
+        if not self.settings.min_workers:
+            self.first_ready.set()  # nothing to wait for
         self._top_up()
 
     async def acquire(self) -> Worker:
@@ -293,14 +299,15 @@ class WorkerPool:
     # -------------------------------------------------------------- starting, replacing
 
     def _top_up(self) -> None:
-        if self._closed or self._failures >= 3:
+        """Start idle workers up to ``min_workers``, one at a time (two .NET starts at once on two cores take as
+        long as two in a row, and the first one is what a waiting task needs)."""
+        if self._closed or self._failures >= 3 or self._background_starts:
             return
         live = self._live() + self._starting
         idle = len([w for w in self._idle if w.state == WorkerState.IDLE]) + self._starting
-        while idle < self.settings.min_workers and live < self.settings.max_workers:
+        if idle < self.settings.min_workers and live < self.settings.max_workers:
+            self._background_starts += 1
             self._in_background(self._spawn_idle())
-            idle += 1
-            live += 1
 
     def _in_background(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -312,11 +319,14 @@ class WorkerPool:
             worker = await self._spawn()
         except Exception as exc:  # logged; a later acquire tries again and reports the error to its task
             log.error("a worker could not start: %s", exc)
-            self._changed.set()
             return
-        worker.state = WorkerState.IDLE
-        self._idle.append(worker)
-        self._changed.set()
+        else:
+            worker.state = WorkerState.IDLE
+            self._idle.append(worker)
+        finally:
+            self._background_starts -= 1
+            self._changed.set()
+        self._top_up()
 
     async def _spawn(self) -> Worker:
         self._starting += 1
@@ -333,6 +343,7 @@ class WorkerPool:
             raise
         finally:
             self._starting -= 1
+            self.first_ready.set()
         self._failures = 0
         self._counters.starts += 1
         self._counters.start_seconds += time.monotonic() - began
