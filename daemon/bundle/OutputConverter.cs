@@ -51,6 +51,24 @@ public static class OutputConverter
     public static Converted TaskResultToJson(Task<object?> task, int maxDepth, long maxBytes) =>
         ToJsonValue(task.Result, maxDepth, maxBytes);
 
+    /// <summary>The result of a completed C#/VB task as CliXml (see <see cref="ToCliXml"/>).</summary>
+    public static string TaskResultToCliXml(Task<object?> task, int depth, long maxBytes) =>
+        ToCliXml(task.Result, depth, maxBytes);
+
+    /// <summary>
+    /// Serialises <paramref name="value"/> as PowerShell does for jobs and remoting (<see cref="PSSerializer"/>,
+    /// <paramref name="depth"/> levels; deeper objects become strings there too), so a PowerShell client gets
+    /// typed objects back (rich objects as Deserialized.*). Beyond <paramref name="maxBytes"/> characters the
+    /// value is replaced by a note string saying so.
+    /// </summary>
+    public static string ToCliXml(object? value, int depth, long maxBytes)
+    {
+        var xml = PSSerializer.Serialize(value, Math.Max(1, depth));
+        return xml.Length <= maxBytes
+            ? xml
+            : PSSerializer.Serialize($"[output of {xml.Length} characters of CliXml exceeds the limit of {maxBytes}]");
+    }
+
     /// <summary>Converts one value (the result of C#/VB code). Over-budget output becomes a note string.</summary>
     public static Converted ToJsonValue(object? value, int maxDepth, long maxBytes)
     {

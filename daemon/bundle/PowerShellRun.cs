@@ -155,7 +155,15 @@ public sealed class PowerShellRun : IDisposable
 
     /// <summary>The output objects as JSON (see <see cref="OutputConverter.ToJsonArray"/>).</summary>
     public OutputConverter.Converted OutputJson(int maxDepth, long maxBytes) =>
-        OutputConverter.ToJsonArray(_output.ReadAll(), maxDepth, maxBytes);
+        OutputConverter.ToJsonArray(TakeOutput(), maxDepth, maxBytes);
+
+    /// <summary>The output objects as CliXml (see <see cref="OutputConverter.ToCliXml"/>): the same objects as
+    /// <see cref="OutputJson"/>, whichever is asked first.</summary>
+    public string OutputCliXml(int depth, long maxBytes) => OutputConverter.ToCliXml(TakeOutput().ToArray(), depth, maxBytes);
+
+    private List<PSObject>? _taken;
+
+    private List<PSObject> TakeOutput() => _taken ??= _output.ReadAll().ToList();
 
     /// <inheritdoc />
     public void Dispose()

@@ -328,7 +328,8 @@ class TaskData:
 
     Times are timezone-aware UTC; ``arguments`` and ``output`` are JSON values; ``seq`` orders tasks by
     creation; ``isolation`` is where the task runs (the service's mode when it was created), and
-    ``max_memory_mb`` (MiB), ``working_directory`` and ``environment`` its context in a worker process.
+    ``max_memory_mb`` (MiB), ``working_directory`` and ``environment`` its context in a worker process;
+    ``arguments_clixml``, ``clixml_depth`` and ``output_clixml`` its CliXml form (see :class:`TaskSpec`).
     Only :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
     live task.
     """
@@ -355,6 +356,9 @@ class TaskData:
     max_memory_mb: int | None = None
     working_directory: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    arguments_clixml: str | None = None
+    clixml_depth: int | None = None
+    output_clixml: str | None = None
 
 
 # ---------------------------------------------------------------------------------------- requests, settings
@@ -367,7 +371,9 @@ class TaskSpec:
     ``arguments`` maps names to JSON-compatible values (they reach scripts as typed variables);
     ``timeout_seconds`` is in seconds (None: the service default, which is none by default).
     ``max_memory_mb``, ``working_directory`` and ``environment`` (variables added for this task) need
-    process isolation.
+    process isolation. The CliXml form (PowerShell clients): ``arguments_clixml`` holds the arguments as
+    PowerShell serialised them (``arguments`` is then their JSON view), and ``clixml_depth`` asks for the
+    output to be kept as CliXml too, serialised that deep.
     """
 
     code: str
@@ -384,6 +390,8 @@ class TaskSpec:
     max_memory_mb: int | None = None
     working_directory: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    arguments_clixml: str | None = None
+    clixml_depth: int | None = None
 
 
 @dataclass

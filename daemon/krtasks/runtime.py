@@ -50,6 +50,7 @@ class NetTypes:
 
     def __init__(self, compiler: bool) -> None:
         from KrTasks.Runtime import (
+            CliXmlCodec,
             ConsoleRouter,
             ErrorInfo,
             OutputConverter,
@@ -65,6 +66,7 @@ class NetTypes:
         from System.Management.Automation.Runspaces import InitialSessionState, RunspaceFactory
         from System.Threading import CancellationTokenSource
 
+        self.CliXmlCodec: Any = CliXmlCodec
         self.ConsoleRouter: Any = ConsoleRouter
         self.ErrorInfo: Any = ErrorInfo
         self.OutputConverter: Any = OutputConverter

@@ -44,9 +44,16 @@ class EngineSet:
         return bool(self._engines)
 
     async def prepare(
-        self, language: Language, code: str, arguments: dict[str, Any], extra_imports: list[str], extra_refs: list[str]
+        self,
+        language: Language,
+        code: str,
+        arguments: dict[str, Any],
+        extra_imports: list[str],
+        extra_refs: list[str],
+        arguments_clixml: str | None = None,
     ) -> Prepared:
-        """Parse or compile code of ``language`` with its arguments (JSON values by name).
+        """Parse or compile code of ``language`` with its arguments (JSON values by name; or CliXml, which task
+        code then gets, with ``arguments`` as their JSON view).
 
         Raises:
             krtasks.errors.CompileError: the code does not compile (or parse).
@@ -56,7 +63,12 @@ class EngineSet:
         if engine is None:
             raise RuntimeError(f"no {language} engine: TaskService.open() was not called")
         request = CodeRequest(
-            code, arguments, json.dumps(arguments, allow_nan=False), tuple(extra_imports), tuple(extra_refs)
+            code,
+            arguments,
+            json.dumps(arguments, allow_nan=False),
+            tuple(extra_imports),
+            tuple(extra_refs),
+            arguments_clixml,
         )
         prepared = await engine.prepare(request)
         if prepared.compiled:
@@ -65,13 +77,15 @@ class EngineSet:
 
     async def prepare_again(self, data: TaskData) -> Prepared:
         """:meth:`prepare` for a restored task."""
-        return await self.prepare(data.language, data.code, data.arguments, data.extra_imports, data.extra_refs)
+        return await self.prepare(
+            data.language, data.code, data.arguments, data.extra_imports, data.extra_refs, data.arguments_clixml
+        )
 
     async def launch(self, task: TaskEntry) -> Execution:
         """Start a run of the task's prepared code."""
         assert task.prepared is not None, "a task runs only once, from its prepared code"
         d = task.data
-        request = LaunchRequest(task.id, d.max_memory_mb, d.working_directory, d.environment)
+        request = LaunchRequest(task.id, d.max_memory_mb, d.working_directory, d.environment, d.clixml_depth)
         return await self._engines[d.language].launch(task.prepared, request)
 
     def release(self, task: TaskEntry) -> asyncio.Task[None] | None:

@@ -46,7 +46,12 @@ class TaskOperations:
         valid = validate(spec, self._registry, self._config)
         with self._registry.reserve(valid.id):
             prepared = await self._engines.prepare(
-                valid.language, valid.code, valid.arguments, valid.extra_imports, valid.extra_refs
+                valid.language,
+                valid.code,
+                valid.arguments,
+                valid.extra_imports,
+                valid.extra_refs,
+                valid.arguments_clixml,
             )
         parent = self._registry.find(valid.parent.id) if valid.parent is not None else None
         task = TaskEntry(
@@ -67,6 +72,8 @@ class TaskOperations:
                 max_memory_mb=valid.max_memory_mb,
                 working_directory=valid.working_directory,
                 environment=valid.environment,
+                arguments_clixml=valid.arguments_clixml,
+                clixml_depth=valid.clixml_depth,
             ),
             prepared=prepared,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -24,6 +25,7 @@ from ..models import (
     Language,
     ServiceConfig,
     StreamPageJson,
+    TaskData,
     TaskRecordJson,
     TaskResultJson,
     TaskSpec,
@@ -201,14 +203,14 @@ class TaskService:
             raise TaskConflictError(f"Task '{task.id}' is {task.state}; its result is available once it has finished.")
         return task.result()
 
+    def data(self, task_id: str) -> TaskData:
+        """A copy of the task's durable data (code, arguments, context, CliXml output). Raises
+        :class:`TaskNotFoundError`."""
+        return copy.copy(self._registry.get(task_id).data)
+
     def streams(self, task_id: str, since: int = 0) -> StreamPageJson:
         """Stream records from index ``since`` on, at most :data:`STREAM_PAGE` per call (ask again from
-        ``Next``). CreatedAt as in :meth:`result`.
-
-        Raises:
-            TaskNotFoundError: unknown id.
-            TaskValidationError: ``since`` is negative.
-        """
+        ``Next``). Raises :class:`TaskNotFoundError`, and :class:`TaskValidationError` for a negative ``since``."""
         if since < 0:
             raise TaskValidationError("Since", "must be 0 or more")
         return self._registry.get(task_id).stream_page(since, STREAM_PAGE)

@@ -134,6 +134,7 @@ class RunSupervisor:
         for note in outcome.notes:
             self._life.note(task, note)
         task.data.output = outcome.output
+        task.data.output_clixml = outcome.output_clixml
         if run.stop_reason == StopReason.TIMEOUT:
             self._end(
                 task,

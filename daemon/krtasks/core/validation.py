@@ -36,6 +36,8 @@ class ValidSpec:
     max_memory_mb: int | None
     working_directory: str | None
     environment: dict[str, str]
+    arguments_clixml: str | None
+    clixml_depth: int | None
 
 
 def new_id() -> str:
@@ -100,6 +102,9 @@ def _check_arguments(arguments: Any) -> dict[str, Any]:
     return dict(arguments)
 
 
+MAX_CLIXML_DEPTH = 16
+"""Deepest CliXml serialisation a task may ask for."""
+
 MIN_MEMORY_MB = 64
 """Smallest MaxMemoryMB (MiB); a worker's own runtime takes ~150-250 MiB of it."""
 
@@ -150,6 +155,8 @@ def validate(spec: TaskSpec, registry: Registry, config: ServiceConfig) -> Valid
         if any(not isinstance(v, str) or not v.strip() for v in values):
             raise TaskValidationError(field_name, "must be a list of non-empty strings")
     _check_context(spec, config.isolation)
+    if spec.clixml_depth is not None and not 1 <= spec.clixml_depth <= MAX_CLIXML_DEPTH:
+        raise TaskValidationError("SerializationDepth", f"must be between 1 and {MAX_CLIXML_DEPTH}")
     language = parse_language(spec.language)
     if language == Language.POWERSHELL and (spec.extra_imports or spec.extra_refs):
         field_name = "ExtraImports" if spec.extra_imports else "ExtraRefs"
@@ -177,4 +184,6 @@ def validate(spec: TaskSpec, registry: Registry, config: ServiceConfig) -> Valid
         max_memory_mb=spec.max_memory_mb,
         working_directory=os.path.abspath(spec.working_directory) if spec.working_directory else None,
         environment=dict(spec.environment),
+        arguments_clixml=spec.arguments_clixml,
+        clixml_depth=spec.clixml_depth,
     )

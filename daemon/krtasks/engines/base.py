@@ -46,14 +46,17 @@ class OutputLimits:
 
 @dataclass(frozen=True, slots=True)
 class CodeRequest:
-    """What an engine prepares: the code, its arguments (JSON values by name, and the same as JSON text),
-    and for C#/VB the extra imports and references."""
+    """What an engine prepares: the code, its arguments (JSON values by name, and the same as JSON text, or
+    CliXml), and for C#/VB the extra imports and references."""
 
     code: str
     arguments: Mapping[str, Any]
     arguments_json: str
     extra_imports: tuple[str, ...] = ()
     extra_refs: tuple[str, ...] = ()
+    arguments_clixml: str | None = None
+    """The arguments as PowerShell serialised them (the CliXml form); when given, task code gets these, with
+    their types, and ``arguments``/``arguments_json`` are only their JSON view."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ class LaunchRequest:
     max_memory_mb: int | None = None
     working_directory: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    clixml_depth: int | None = None
+    """Also keep the output as CliXml, serialised this deep (None: JSON only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +94,16 @@ class StepReport:
 
 @dataclass(slots=True)
 class Outcome:
-    """How the code ended: its output (JSON value), its error, the message of a prompt it attempted (tasks
-    cannot prompt), notes for the Warning stream, and stream records written after the last step."""
+    """How the code ended: its output (JSON value; and as CliXml when the launch asked for it), its error, the
+    message of a prompt it attempted (tasks cannot prompt), notes for the Warning stream, and stream records
+    written after the last step."""
 
     output: Any = None
     error: TaskErrorInfo | None = None
     prompt: str | None = None
     notes: list[str] = field(default_factory=list)
     records: list[RawRecord] = field(default_factory=list)
+    output_clixml: str | None = None
 
 
 class Execution(Protocol):

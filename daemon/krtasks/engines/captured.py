@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import CompileError
+from ..errors import CompileError, TaskValidationError
 from ..models import Progress, TaskErrorInfo
 from .base import CodeRequest, LaunchRequest, Outcome, OutputLimits, Prepared, RawRecord, StepReport
 
@@ -84,6 +84,21 @@ class CapturedExecution:
             self._progress_version = version
             progress = progress_of(snapshot)
         return StepReport(ended, drain(self._sink), progress)
+
+
+def net_arguments(net: Any, request: CodeRequest) -> Any:
+    """The request's arguments as the .NET dictionary task code gets: from its CliXml when it came in that
+    form (types kept), else from its JSON.
+
+    Raises:
+        krtasks.errors.TaskValidationError: CliXml arguments that do not deserialize to a hashtable.
+    """
+    if request.arguments_clixml is None:
+        return net.TaskArguments.FromJson(request.arguments_json)
+    try:
+        return net.TaskArguments.FromCliXml(request.arguments_clixml)
+    except Exception as exc:  # .NET's ArgumentException, through pythonnet
+        raise TaskValidationError("Arguments", f"the CliXml arguments do not deserialize: {exc}") from None
 
 
 def new_progress(net: Any) -> Any:

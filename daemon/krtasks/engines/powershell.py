@@ -15,7 +15,16 @@ from typing import Any
 from ..models import Language
 from ..runtime import NetTypes
 from .base import CodeRequest, LaunchRequest, Outcome, OutputLimits, Prepared, StepReport
-from .captured import CapturedExecution, compile_error, drain, dropped_notes, error_info, load_json, new_progress
+from .captured import (
+    CapturedExecution,
+    compile_error,
+    drain,
+    dropped_notes,
+    error_info,
+    load_json,
+    net_arguments,
+    new_progress,
+)
 
 TAKE_TIMEOUT_S = 2.0
 """How long :meth:`RunspacePool.take` waits for the refill thread before opening a runspace itself."""
@@ -100,9 +109,11 @@ class PowerShellRunner:
         self._pool = RunspacePool(net, pool_size)
         self._limits = limits
 
-    def launch(self, code: str, arguments: Any, task_id: str, directory: str | None = None) -> PowerShellExecution:
+    def launch(
+        self, code: str, arguments: Any, task_id: str, directory: str | None = None, clixml_depth: int | None = None
+    ) -> PowerShellExecution:
         """Start ``code`` with ``arguments`` (a .NET dictionary), ``$TaskId`` and a new ``$TaskProgress``, in
-        ``directory`` (``$PWD``) when given."""
+        ``directory`` (``$PWD``) when given; ``clixml_depth``: also keep the output as CliXml."""
         net = self._net
         sink = net.StreamSink(self._limits.stream_records)
         progress = new_progress(net)
@@ -115,7 +126,7 @@ class PowerShellRunner:
         except BaseException:
             runspace.Dispose()
             raise
-        return PowerShellExecution(run, runspace, sink, progress, self._limits)
+        return PowerShellExecution(run, runspace, sink, progress, self._limits, clixml_depth)
 
     def close(self) -> None:
         """Release the runspace pool."""
@@ -135,13 +146,13 @@ class PowerShellEngine:
     def prepare(self, request: CodeRequest) -> Prepared:
         """Parse the code; raise :class:`CompileError` with PowerShell's parse errors (1-based lines)."""
         parse(self._net, request.code)
-        return Prepared(PowerShellScript(request.code, self._net.TaskArguments.FromJson(request.arguments_json)))
+        return Prepared(PowerShellScript(request.code, net_arguments(self._net, request)))
 
     def launch(self, prepared: Prepared, request: LaunchRequest) -> PowerShellExecution:
         """Start the script on a fresh runspace with its arguments and a new ``$TaskProgress``."""
         script = prepared.handle
         assert isinstance(script, PowerShellScript)
-        return self._runner.launch(script.code, script.arguments, request.task_id)
+        return self._runner.launch(script.code, script.arguments, request.task_id, clixml_depth=request.clixml_depth)
 
     def release(self, prepared: Prepared) -> None:
         """Nothing to release: a parsed script holds no .NET resources beyond its arguments."""
@@ -167,10 +178,13 @@ class PowerShellScript:
 class PowerShellExecution(CapturedExecution):
     """One running PowerShell pipeline (see :class:`krtasks.engines.captured.SyncExecution`)."""
 
-    def __init__(self, run: Any, runspace: Any, sink: Any, progress: Any, limits: OutputLimits) -> None:
+    def __init__(
+        self, run: Any, runspace: Any, sink: Any, progress: Any, limits: OutputLimits, clixml_depth: int | None = None
+    ) -> None:
         super().__init__(sink, progress, limits)
         self._run = run
         self._runspace = runspace
+        self._clixml_depth = clixml_depth
 
     def step(self, wait_ms: int) -> StepReport:
         """Wait up to ``wait_ms`` ms for the pipeline, then report records and progress."""
@@ -190,9 +204,13 @@ class PowerShellExecution(CapturedExecution):
             if dropped:
                 notes.append(f"{dropped} output objects were dropped (limit {limits.max_items} objects).")
             output = load_json(self._run.OutputJson(limits.max_depth, limits.max_bytes), notes, "output objects")
+            clixml = None
+            if self._clixml_depth is not None:
+                clixml = str(self._run.OutputCliXml(self._clixml_depth, limits.max_bytes))
             notes.extend(dropped_notes(self._sink))
             prompt = None if self._sink.PromptAttempt is None else str(self._sink.PromptAttempt)
-            return Outcome(output, None if info is None else error_info(info), prompt, notes, drain(self._sink))
+            error = None if info is None else error_info(info)
+            return Outcome(output, error, prompt, notes, drain(self._sink), clixml)
         finally:
             self._run.Dispose()
             self._runspace.Dispose()

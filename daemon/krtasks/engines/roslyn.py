@@ -18,7 +18,16 @@ from ..models import Language, TaskErrorInfo
 from ..runtime import NetTypes
 from .base import CodeRequest, LaunchRequest, Outcome, OutputLimits, Prepared, StepReport
 from .cache import HeldCache
-from .captured import CapturedExecution, compile_error, drain, dropped_notes, error_info, load_json, new_progress
+from .captured import (
+    CapturedExecution,
+    compile_error,
+    drain,
+    dropped_notes,
+    error_info,
+    load_json,
+    net_arguments,
+    new_progress,
+)
 
 _warm_up_lock = threading.Lock()
 _warmed_up = False
@@ -36,7 +45,7 @@ class RoslynCompiler:
 
     def key(self, request: CodeRequest) -> tuple[CacheKey, Any]:
         """The compile-cache key of ``request`` and its arguments as a .NET dictionary."""
-        arguments = self._net.TaskArguments.FromJson(request.arguments_json)
+        arguments = net_arguments(self._net, request)
         signature = str(self._net.TaskArguments.Signature(arguments))
         return (self.language.value, request.code, signature, request.extra_imports, request.extra_refs), arguments
 
@@ -72,14 +81,17 @@ class RoslynScript:
     arguments: Any
 
 
-def start_script(net: NetTypes, compiled: Any, arguments: Any, task_id: str, limits: OutputLimits) -> RoslynExecution:
-    """Start a loaded ``CompiledScript`` on the .NET thread pool with a new ``TaskProgress``."""
+def start_script(
+    net: NetTypes, compiled: Any, arguments: Any, task_id: str, limits: OutputLimits, clixml_depth: int | None = None
+) -> RoslynExecution:
+    """Start a loaded ``CompiledScript`` on the .NET thread pool with a new ``TaskProgress``; ``clixml_depth``:
+    also keep the result as CliXml."""
     sink = net.StreamSink(limits.stream_records)
     progress = new_progress(net)
     cts = net.CancellationTokenSource()
     globals_ = net.TaskGlobals(task_id, progress, arguments, cts.Token)
     task = compiled.Start(globals_, sink)
-    return RoslynExecution(net, task, cts, sink, progress, str(compiled.File), limits)
+    return RoslynExecution(net, task, cts, sink, progress, str(compiled.File), limits, clixml_depth)
 
 
 class RoslynEngine:
@@ -134,7 +146,8 @@ class RoslynEngine:
         """Start the held script on the .NET thread pool."""
         script = prepared.handle
         assert isinstance(script, RoslynScript)
-        return start_script(self._net, self._scripts.get(script.key), script.arguments, request.task_id, self._limits)
+        compiled = self._scripts.get(script.key)
+        return start_script(self._net, compiled, script.arguments, request.task_id, self._limits, request.clixml_depth)
 
     def warm_up(self) -> None:
         """See :meth:`RoslynCompiler.warm_up`."""
@@ -149,13 +162,22 @@ class RoslynExecution(CapturedExecution):
     """One running C#/VB script (see :class:`krtasks.engines.captured.SyncExecution`)."""
 
     def __init__(
-        self, net: NetTypes, task: Any, cts: Any, sink: Any, progress: Any, file: str, limits: OutputLimits
+        self,
+        net: NetTypes,
+        task: Any,
+        cts: Any,
+        sink: Any,
+        progress: Any,
+        file: str,
+        limits: OutputLimits,
+        clixml_depth: int | None = None,
     ) -> None:
         super().__init__(sink, progress, limits)
         self._net = net
         self._task = task
         self._cts = cts
         self._file = file
+        self._clixml_depth = clixml_depth
 
     def step(self, wait_ms: int) -> StepReport:
         """Wait up to ``wait_ms`` ms for the script's task, then report records and progress."""
@@ -178,6 +200,7 @@ class RoslynExecution(CapturedExecution):
         net.ConsoleRouter.Flush(self._sink)
         notes: list[str] = []
         output: Any = None
+        clixml = None
         error = None
         if self._task.IsFaulted or self._task.IsCanceled:
             exc = self._task.Exception
@@ -189,8 +212,10 @@ class RoslynExecution(CapturedExecution):
             output = load_json(
                 net.OutputConverter.TaskResultToJson(self._task, limits.max_depth, limits.max_bytes), notes, "values"
             )
+            if self._clixml_depth is not None:
+                clixml = str(net.OutputConverter.TaskResultToCliXml(self._task, self._clixml_depth, limits.max_bytes))
         notes.extend(dropped_notes(self._sink))
         records = drain(self._sink)
         self._cts.Dispose()
         self._task = None
-        return Outcome(output, error, None, notes, records)
+        return Outcome(output, error, None, notes, records, clixml)

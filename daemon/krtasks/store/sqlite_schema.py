@@ -52,12 +52,15 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (task_id, idx)
         ) WITHOUT ROWID""",
     ],
-    # 1 → 2: worker processes (tasks of older stores ran in the daemon's threads).
+    # 1 → 2: worker processes (tasks of older stores ran in the daemon's threads), the CliXml form.
     [
         "ALTER TABLE tasks ADD COLUMN isolation TEXT NOT NULL DEFAULT 'thread'",
         "ALTER TABLE tasks ADD COLUMN max_memory_mb INTEGER",
         "ALTER TABLE tasks ADD COLUMN working_directory TEXT",
         "ALTER TABLE tasks ADD COLUMN environment TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE tasks ADD COLUMN arguments_clixml TEXT",
+        "ALTER TABLE tasks ADD COLUMN clixml_depth INTEGER",
+        "ALTER TABLE tasks ADD COLUMN output_clixml TEXT",
     ],
 ]
 """Schema migrations: ``MIGRATIONS[v]`` holds the statements that take a store from version ``v`` to
@@ -119,16 +122,19 @@ def encode_row(t: TaskData) -> tuple[Any, ...]:
         t.max_memory_mb,
         t.working_directory,
         _dumps(t.environment),
+        t.arguments_clixml,
+        t.clixml_depth,
+        t.output_clixml,
     )
 
 
 COLUMNS = (
     "id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, extra_imports, "
     "extra_refs, state, created_at, started_at, completed_at, progress, error, output, isolation, max_memory_mb, "
-    "working_directory, environment"
+    "working_directory, environment, arguments_clixml, clixml_depth, output_clixml"
 )
 # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the cascade would take its records.
-PUT_TASK = f"INSERT INTO tasks ({COLUMNS}) VALUES ({', '.join('?' * 22)}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+PUT_TASK = f"INSERT INTO tasks ({COLUMNS}) VALUES ({', '.join('?' * 25)}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in COLUMNS.split(", ")[1:]
 )
 # Records of a task deleted meanwhile are dropped here rather than failing the whole batch on the FK.
@@ -213,4 +219,7 @@ def decode_row(r: Sequence[Any]) -> TaskData:
         max_memory_mb=r[19],
         working_directory=r[20],
         environment=_loads(r[21]),
+        arguments_clixml=r[22],
+        clixml_depth=r[23],
+        output_clixml=r[24],
     )

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_pascal
 
+from ..clixml import CLIXML, DEFAULT_DEPTH, decode_create_body
 from ..errors import TaskValidationError
 from ..models import Language, TaskSpec, TaskState
 from .problems import BodyValidationError
@@ -55,14 +56,22 @@ class CreateTaskBody(_Body):
     environment: dict[str, str] | None = Field(
         default=None, description="Environment variables added for this task only. Process isolation only."
     )
+    serialization_depth: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="Also keep the output as CliXml, serialised this deep, for results asked for as "
+        "application/clixml+xml (a CliXml request keeps it at depth 4 unless it says otherwise).",
+    )
 
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
         return Language.parse(value).value
 
-    def to_spec(self) -> TaskSpec:
-        """The service's creation request."""
+    def to_spec(self, arguments_clixml: str | None = None) -> TaskSpec:
+        """The service's creation request (``arguments_clixml``: the arguments of a CliXml request, which keeps
+        its output as CliXml too)."""
         return TaskSpec(
             code=self.code,
             language=Language(self.language),
@@ -78,6 +87,8 @@ class CreateTaskBody(_Body):
             max_memory_mb=self.max_memory_mb,
             working_directory=self.working_directory,
             environment=dict(self.environment or {}),
+            arguments_clixml=arguments_clixml,
+            clixml_depth=self.serialization_depth or (DEFAULT_DEPTH if arguments_clixml is not None else None),
         )
 
 
@@ -154,6 +165,42 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     data = await read_json_body(request)
     if not isinstance(data, dict):
         raise TaskValidationError("body", f"a JSON object is required, not {type(data).__name__}")
+    return validate_fields(data, model)
+
+
+async def parse_create_body(request: web.Request) -> TaskSpec:
+    """The creation request of ``POST /api/v1/tasks``: a JSON body, or CliXml of a hashtable with the same fields
+    (``application/clixml+xml``, see :mod:`krtasks.clixml`).
+
+    Raises:
+        web.HTTPUnsupportedMediaType: neither JSON nor CliXml (415).
+        BodyValidationError / TaskValidationError: as :func:`parse_body`; CliXml that does not deserialize is a
+            400 naming ``body`` (or ``Arguments``).
+    """
+    if request.content_type != CLIXML:
+        if not _is_json(request.content_type):
+            sent = request.headers.get("Content-Type", "none")
+            raise web.HTTPUnsupportedMediaType(
+                text=f"Send the body as application/json or {CLIXML} (Content-Type was {sent})."
+            )
+        return (await parse_body(request, CreateTaskBody)).to_spec()
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TaskValidationError("body", f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise TaskValidationError("body", "a CliXml document is required")
+    fields, arguments_clixml = await decode_create_body(text)
+    return validate_fields(fields, CreateTaskBody).to_spec(arguments_clixml)
+
+
+def validate_fields(data: dict[str, Any], model: type[M]) -> M:
+    """Validate a decoded body's fields as ``model`` (field names case-insensitive).
+
+    Raises:
+        BodyValidationError: a field is missing, unknown or of the wrong type; lists every fault.
+    """
     try:
         return model.model_validate(_canonical_keys(data, model))
     except ValidationError as exc:

@@ -11,10 +11,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
+from ..clixml import CLIXML, DEFAULT_DEPTH, encode_result, wants_clixml
 from ..errors import TaskValidationError
 from .context import SERVICE
 from .events import task_events
-from .inputs import CreateTaskBody, Query, RenameTaskBody, parse_body
+from .inputs import Query, RenameTaskBody, parse_body, parse_create_body
 from .jsonio import json_response
 from .openapi import openapi_document
 
@@ -52,8 +53,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def create_task(request: web.Request) -> web.Response:
     """Create a task: 201 + record + ``Location``; 400 invalid field (also an unknown ParentId), 409 id taken,
     422 compile error (with ``diagnostics``)."""
-    body = await parse_body(request, CreateTaskBody)
-    record = await request.app[SERVICE].create(body.to_spec())
+    record = await request.app[SERVICE].create(await parse_create_body(request))
     return json_response(record, status=201, headers={"Location": _task_url(record["Id"])})
 
 
@@ -113,8 +113,16 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 @routes.get(API + "/tasks/{id}/result")
 async def task_result(request: web.Request) -> web.Response:
-    """``{Id, State, Output, Error}``; 409 while the task has not finished."""
-    return json_response(request.app[SERVICE].result(request.match_info["id"]))
+    """``{Id, CreatedAt, State, Output, Error}``; 409 while the task has not finished. With ``Accept:
+    application/clixml+xml``, the same as CliXml (PowerShell's serialisation: typed output)."""
+    service = request.app[SERVICE]
+    task_id = request.match_info["id"]
+    result = service.result(task_id)
+    if not wants_clixml(request.headers.get("Accept", "")):
+        return json_response(result)
+    data = service.data(task_id)
+    text = await encode_result(dict(result), data.output_clixml, data.clixml_depth or DEFAULT_DEPTH)
+    return web.Response(text=text, content_type=CLIXML, charset="utf-8")
 
 
 @routes.get(API + "/tasks/{id}/streams")

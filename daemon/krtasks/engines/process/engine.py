@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from ...models import Language, Progress, ServiceConfig, TaskErrorInfo
 from ..base import CodeRequest, Engine, LaunchRequest, Outcome, OutputLimits, Prepared, RawRecord, StepReport
 from ..cache import HeldCache
+from ..captured import net_arguments
 from ..roslyn import CacheKey, RoslynCompiler
 from .pool import PoolCounters, PoolSettings, RunMessage, Worker, WorkerPool
 from .protocol import Failed, OutcomeMessage, Step
@@ -58,6 +59,7 @@ class Program:
     code: str | None = None
     image: Image | None = None
     key: CacheKey | None = None
+    arguments_clixml: str | None = None
 
 
 class Preparers:
@@ -77,16 +79,21 @@ class Preparers:
         Raises:
             krtasks.errors.CompileError: the code does not parse or compile.
         """
+        clixml = request.arguments_clixml
         if language == Language.POWERSHELL:
             from ..powershell import parse
 
             parse(self._net, request.code)
-            return Prepared(Program(request.arguments_json, code=request.code))
+            if clixml is not None:
+                net_arguments(self._net, request)  # refused now (400) rather than in the worker
+            return Prepared(Program(request.arguments_json, code=request.code, arguments_clixml=clixml))
         compiler = self._compilers[language]
         key, arguments = compiler.key(request)
         image = self._images.hold(key)
         if image is not None:
-            return Prepared(Program(request.arguments_json, image=image, key=key), compiled=False)
+            return Prepared(
+                Program(request.arguments_json, image=image, key=key, arguments_clixml=clixml), compiled=False
+            )
         compiled = compiler.compile(request, arguments)
         image = self._images.add(
             key,
@@ -100,7 +107,7 @@ class Preparers:
         )
         with self._lock:
             self.compilations += 1
-        return Prepared(Program(request.arguments_json, image=image, key=key), compiled=True)
+        return Prepared(Program(request.arguments_json, image=image, key=key, arguments_clixml=clixml), compiled=True)
 
     def release(self, prepared: Prepared) -> None:
         """Drop a task's hold on its image."""
@@ -172,7 +179,12 @@ class ProcessExecution:
                     progress = Progress(*item.progress)
             elif isinstance(item, OutcomeMessage):
                 self._outcome = Outcome(
-                    item.output, _error(item.error), item.prompt, list(item.notes), list(item.records)
+                    item.output,
+                    _error(item.error),
+                    item.prompt,
+                    list(item.notes),
+                    list(item.records),
+                    item.output_clixml,
                 )
                 self._end()
             elif isinstance(item, Failed):
@@ -298,6 +310,8 @@ class ProcessEngine:
                     "file": image.file,
                 },
                 "arguments": program.arguments_json,
+                "arguments_clixml": program.arguments_clixml,
+                "clixml_depth": request.clixml_depth,
                 "directory": request.working_directory,
                 "environment": dict(request.environment),
             }

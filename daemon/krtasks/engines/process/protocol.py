@@ -7,7 +7,8 @@ with a buffered file's ``readline``. Every message carries ``v`` (:data:`VERSION
 Daemon → worker (the worker trusts these; they come from its parent):
 
 - ``start``: run one task — ``task`` (id), ``language``, ``code`` (PowerShell) or ``script`` (a compiled
-  C#/VB image: ``id``, ``pe`` and ``pdb`` base64, ``is_script``, ``file``), ``arguments`` (JSON text),
+  C#/VB image: ``id``, ``pe`` and ``pdb`` base64, ``is_script``, ``file``), ``arguments`` (JSON text) or
+  ``arguments_clixml`` (CliXml text), ``clixml_depth`` (also send the output as CliXml; or null),
   ``directory`` (or null), ``environment`` (name → value);
 - ``stop``: ask the running task to stop (cooperatively); ``shutdown``: exit when idle.
 
@@ -17,7 +18,8 @@ and the daemon kills that worker):
 
 - ``hello``: ready (``pid``, ``dotnet``, ``powershell`` versions);
 - ``step``: a running task's new stream records (``[stream, message, time]``) and changed progress;
-- ``outcome``: how the task ended (``output`` JSON, ``error``, ``prompt``, ``notes``, ``records``);
+- ``outcome``: how the task ended (``output`` JSON, ``error``, ``prompt``, ``notes``, ``records``, and
+  ``output_clixml`` when asked for);
 - ``failed``: the task could not be started (``error``);
 - ``heartbeat``: alive, with the worker's resident set size (``rss``, bytes), every second.
 """
@@ -93,6 +95,7 @@ class OutcomeMessage(_Message):
     prompt: StrictStr | None
     notes: list[StrictStr]
     records: list[Record]
+    output_clixml: StrictStr | None = None
 
 
 class Failed(_Message):

@@ -140,13 +140,19 @@ class WorkerHost:
         from ..roslyn import start_script
 
         net = self._net
-        arguments = net.TaskArguments.FromJson(message["arguments"])
+        clixml = message.get("arguments_clixml")
+        arguments = (
+            net.TaskArguments.FromJson(message["arguments"])
+            if clixml is None
+            else (net.TaskArguments.FromCliXml(clixml))
+        )
+        depth = message.get("clixml_depth")
         environment: dict[str, str] = message.get("environment") or {}
         directory = message.get("directory")
         net.ProcessContext.Apply(list(environment), list(environment.values()), directory)
         script = message.get("script")
         if script is None:
-            return self._powershell.launch(message["code"], arguments, message["task"], directory or self._home)
+            return self._powershell.launch(message["code"], arguments, message["task"], directory or self._home, depth)
         compiled = self._scripts.hold(script["id"])
         if compiled is None:
             image = net.ScriptImage(
@@ -156,7 +162,7 @@ class WorkerHost:
                 str(script["file"]),
             )
             compiled = self._scripts.add(script["id"], image.Load())
-        return start_script(net, compiled, arguments, message["task"], self._limits)
+        return start_script(net, compiled, arguments, message["task"], self._limits, depth)
 
     def _run(self, message: dict[str, Any]) -> None:
         task = message["task"]
@@ -215,6 +221,7 @@ class WorkerHost:
             "prompt": outcome.prompt,
             "notes": outcome.notes,
             "records": outcome.records,
+            "output_clixml": outcome.output_clixml,
         }
 
 
