@@ -35,14 +35,22 @@ public sealed class CompileResult
 /// Compiles C# (Roslyn script semantics: last expression is the result, top-level await) and
 /// VB.NET (Roslyn has no VB scripting API, so the snippet is wrapped in an async module function)
 /// into assemblies loaded in collectible load contexts, so memory is returned when a script is unloaded.
-/// Each argument becomes a typed local; TaskProgress, TaskId and CancellationToken are in scope.
+/// Each argument becomes a typed local; TaskProgress, TaskId, CancellationToken and Arguments are in scope, and
+/// Kestrun's Locals and Globals (C# as globals, VB through g, the globals parameter, as in Kestrun).
 /// </summary>
 public static class ScriptCompiler
 {
-    /// <summary>Namespaces imported by default (Kestrun's set plus System.Text and System.Threading).</summary>
+    /// <summary>
+    /// Namespaces imported by default: Kestrun's platform set (less what needs ASP.NET Core or Serilog),
+    /// for C# (<c>using</c>) and VB (<c>Imports</c>) alike.
+    /// </summary>
     public static readonly string[] DefaultImports =
     {
-        "System", "System.Collections.Generic", "System.Linq", "System.Text", "System.Threading",
+        "Microsoft.PowerShell", "Microsoft.VisualBasic", "System", "System.Collections", "System.Collections.Generic",
+        "System.Collections.Immutable", "System.IO", "System.Linq", "System.Management.Automation",
+        "System.Management.Automation.Runspaces", "System.Net", "System.Net.Http.Headers", "System.Reflection",
+        "System.Runtime.InteropServices", "System.Security.Claims", "System.Security.Cryptography.X509Certificates",
+        "System.Text", "System.Text.Encodings.Web", "System.Text.RegularExpressions", "System.Threading",
         "System.Threading.Tasks",
     };
 
@@ -56,7 +64,8 @@ public static class ScriptCompiler
 
     private static ImmutableArray<MetadataReference> LoadBaseReferences()
     {
-        // The shared framework's assemblies (those in the directory of System.Private.CoreLib) plus ours.
+        // The whole shared framework (the directory of System.Private.CoreLib), the PowerShell SDK that this
+        // process runs (System.Management.Automation and the Microsoft.PowerShell.* assemblies beside it), and ours.
         var frameworkDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         var tpa = (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
@@ -67,9 +76,46 @@ public static class ScriptCompiler
         {
             files = Directory.EnumerateFiles(frameworkDir, "*.dll");
         }
-        var refs = files.Select(f => (MetadataReference)MetadataReference.CreateFromFile(f)).ToList();
+        var sma = typeof(System.Management.Automation.PSObject).Assembly.Location;
+        var powerShell = Directory.EnumerateFiles(Path.GetDirectoryName(sma)!, "Microsoft.PowerShell.*.dll")
+            .Where(IsManagedAssembly);
+        var refs = files.Concat(new[] { sma }).Concat(powerShell.OrderBy(f => f, StringComparer.Ordinal))
+            .Select(f => (MetadataReference)MetadataReference.CreateFromFile(f)).ToList();
         refs.Add(MetadataReference.CreateFromFile(typeof(TaskGlobals).Assembly.Location));
         return refs.ToImmutableArray();
+    }
+
+    // Every compilation derives from one template per language (same references, options, assembly name), so
+    // they share its reference manager: the ~200 references are bound once per process, not once per script
+    // (halves the time of a warm compile). Only extra references make a compilation bind its own.
+    private static readonly Lazy<CSharpCompilation> CSharpTemplate = new(() =>
+        CSharpCompilation.CreateScriptCompilation("krtask_cs", null, BaseReferences.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, usings: DefaultImports,
+                optimizationLevel: OptimizationLevel.Debug, nullableContextOptions: NullableContextOptions.Disable,
+                allowUnsafe: true),
+            previousScriptCompilation: null, returnType: typeof(object), globalsType: typeof(TaskGlobals)));
+
+    private static readonly Lazy<VisualBasicCompilation> VisualBasicTemplate = new(() =>
+        VisualBasicCompilation.Create("krtask_vb", null, BaseReferences.Value,
+            new VisualBasicCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Debug)
+                // BC42356: async function without Await; BC42105: no Return on every path (result is Nothing).
+                .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic>
+                {
+                    ["BC42356"] = ReportDiagnostic.Suppress,
+                    ["BC42105"] = ReportDiagnostic.Suppress,
+                })));
+
+    private static bool IsManagedAssembly(string path)
+    {
+        try
+        {
+            AssemblyName.GetAssemblyName(path);
+            return true;
+        }
+        catch (Exception ex) when (ex is BadImageFormatException or IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Compiles once so later compiles skip the cold JIT of the compiler itself.</summary>
@@ -91,20 +137,24 @@ public static class ScriptCompiler
         var prelude = new StringBuilder();
         foreach (var (name, value) in arguments)
         {
+            // Kestrun's Locals and Globals keep their meaning; such an argument is reached as Locals["Locals"].
+            if (name is "Locals" or "Globals") { continue; }
             prelude.Append($"var @{name} = ({TaskArguments.CSharpType(value)})Arguments[\"{name}\"];\n");
         }
-        prelude.Append("#line 1\n");
-        var tree = CSharpSyntaxTree.ParseText(prelude + code,
-            new CSharpParseOptions(Microsoft.CodeAnalysis.CSharp.LanguageVersion.Latest, kind: SourceCodeKind.Script), CSharpFile, Encoding.UTF8);
-        var (refs, refErrors) = ResolveReferences(extraRefs);
-        var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary,
-            usings: DefaultImports.Concat(extraImports).Distinct(),
-            optimizationLevel: OptimizationLevel.Debug,
-            nullableContextOptions: NullableContextOptions.Disable,
-            allowUnsafe: true);
-        var compilation = CSharpCompilation.CreateScriptCompilation("krtask_cs_" + Guid.NewGuid().ToString("N"),
-            tree, refs, options, previousScriptCompilation: null, returnType: typeof(object),
-            globalsType: typeof(TaskGlobals));
+        var parseOptions = new CSharpParseOptions(Microsoft.CodeAnalysis.CSharp.LanguageVersion.Latest, kind: SourceCodeKind.Script);
+        var tree = CSharpSyntaxTree.ParseText(prelude + "#line 1\n" + code, parseOptions, CSharpFile, Encoding.UTF8);
+        if (!tree.GetRoot().ChildNodes().Any())
+        {
+            // Roslyn emits nothing for a script without a single statement; empty code is a task with no result.
+            tree = CSharpSyntaxTree.ParseText(prelude + ";\n#line 1\n" + code, parseOptions, CSharpFile, Encoding.UTF8);
+        }
+        var (refs, refErrors) = ResolveExtraReferences(extraRefs);
+        var compilation = CSharpTemplate.Value.AddSyntaxTrees(tree);
+        if (extraImports.Length > 0)
+        {
+            compilation = compilation.WithOptions(compilation.Options.WithUsings(DefaultImports.Concat(extraImports).Distinct()));
+        }
+        if (refs.Count > 0) { compilation = compilation.AddReferences(refs); }
         return Emit(compilation, refErrors, CSharpFile, userFirstLine: 0, isScript: true);
     }
 
@@ -120,38 +170,34 @@ public static class ScriptCompiler
         sb.Append("Option Strict Off\nOption Explicit On\nOption Infer On\n");
         foreach (var ns in DefaultImports.Concat(extraImports).Distinct()) { sb.Append($"Imports {ns}\n"); }
         sb.Append("Public Module KrTaskModule\n");
-        sb.Append("Public Async Function Run(KrTaskGlobals As Global.KrTasks.Runtime.TaskGlobals) As Global.System.Threading.Tasks.Task(Of Object)\n");
-        sb.Append("Dim TaskProgress As Global.KrTasks.Runtime.TaskProgress = KrTaskGlobals.TaskProgress\n");
-        sb.Append("Dim TaskId As String = KrTaskGlobals.TaskId\n");
-        sb.Append("Dim CancellationToken As Global.System.Threading.CancellationToken = KrTaskGlobals.CancellationToken\n");
-        sb.Append("Dim Arguments As Global.System.Collections.Generic.IReadOnlyDictionary(Of String, Object) = KrTaskGlobals.Arguments\n");
+        // The globals parameter is named g, as in Kestrun (g.Locals("name"), g.Globals); KrTaskGlobals stays as an alias.
+        sb.Append("Public Async Function Run(g As Global.KrTasks.Runtime.TaskGlobals) As Global.System.Threading.Tasks.Task(Of Object)\n");
+        sb.Append("Dim KrTaskGlobals As Global.KrTasks.Runtime.TaskGlobals = g\n");
+        sb.Append("Dim TaskProgress As Global.KrTasks.Runtime.TaskProgress = g.TaskProgress\n");
+        sb.Append("Dim TaskId As String = g.TaskId\n");
+        sb.Append("Dim CancellationToken As Global.System.Threading.CancellationToken = g.CancellationToken\n");
+        sb.Append("Dim Arguments As Global.System.Collections.Generic.IReadOnlyDictionary(Of String, Object) = g.Arguments\n");
         foreach (var (name, value) in arguments)
         {
+            // VB names are case-insensitive: an argument called g (or G) is reached as g.Locals("g").
+            if (string.Equals(name, "g", StringComparison.OrdinalIgnoreCase)) { continue; }
             var type = TaskArguments.VisualBasicType(value);
-            sb.Append($"Dim [{name}] As {type} = CType(KrTaskGlobals.Arguments(\"{name}\"), {type})\n");
+            sb.Append($"Dim [{name}] As {type} = CType(g.Arguments(\"{name}\"), {type})\n");
         }
         sb.Append($"#ExternalSource(\"{VisualBasicFile}\", 1)\n");
         var firstLine = sb.ToString().Count(c => c == '\n');
         sb.Append(code).Append("\n#End ExternalSource\nEnd Function\nEnd Module\n");
         var tree = VisualBasicSyntaxTree.ParseText(sb.ToString(),
             new VisualBasicParseOptions(Microsoft.CodeAnalysis.VisualBasic.LanguageVersion.Latest), "wrapper.vb", Encoding.UTF8);
-        var (refs, refErrors) = ResolveReferences(extraRefs);
-        var options = new VisualBasicCompilationOptions(OutputKind.DynamicallyLinkedLibrary,
-                optimizationLevel: OptimizationLevel.Debug)
-            // BC42356: async function without Await; BC42105: no Return on every path (result is Nothing).
-            .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic>
-            {
-                ["BC42356"] = ReportDiagnostic.Suppress,
-                ["BC42105"] = ReportDiagnostic.Suppress,
-            });
-        var compilation = VisualBasicCompilation.Create("krtask_vb_" + Guid.NewGuid().ToString("N"),
-            new[] { tree }, refs, options);
+        var (refs, refErrors) = ResolveExtraReferences(extraRefs);
+        var compilation = VisualBasicTemplate.Value.AddSyntaxTrees(tree);
+        if (refs.Count > 0) { compilation = compilation.AddReferences(refs); }
         return Emit(compilation, refErrors, VisualBasicFile, firstLine, isScript: false);
     }
 
-    private static (List<MetadataReference>, List<CompileDiagnostic>) ResolveReferences(string[] extraRefs)
+    private static (List<MetadataReference>, List<CompileDiagnostic>) ResolveExtraReferences(string[] extraRefs)
     {
-        var refs = new List<MetadataReference>(BaseReferences.Value);
+        var refs = new List<MetadataReference>();
         var errors = new List<CompileDiagnostic>();
         foreach (var r in extraRefs.Where(r => !string.IsNullOrWhiteSpace(r)))
         {
