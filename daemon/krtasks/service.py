@@ -20,6 +20,7 @@ import fnmatch
 import json
 import logging
 import time
+import unicodedata
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -374,16 +375,16 @@ class TaskService:
             raise TaskValidationError("Language", str(exc)) from None
 
     def _validate(self, spec: TaskSpec) -> tuple[str, Language]:
-        if not isinstance(spec.code, str) or not spec.code.strip():
-            raise TaskValidationError("Code", "must be a non-empty string")
-        if spec.id is not None:
-            task_id = spec.id.strip()
-            if not task_id or len(task_id) > MAX_ID_LENGTH or any(c.isspace() or c in "/?#%\\" for c in task_id):
-                raise TaskValidationError(
-                    "Id", f"must be 1-{MAX_ID_LENGTH} characters without spaces or any of / ? # % \\"
-                )
+        if not isinstance(spec.code, str):
+            raise TaskValidationError("Code", "must be a string")  # empty code is a task with no output
+        if spec.id is not None and spec.id.strip():
+            # As given (Kestrun keeps it too): spaces and / ? # % \ are fine, the API percent-encodes them.
+            task_id = spec.id
+            if len(task_id) > MAX_ID_LENGTH or any(unicodedata.category(c) == "Cc" for c in task_id):
+                raise TaskValidationError("Id", f"must be at most {MAX_ID_LENGTH} characters, without control "
+                                                "characters")
         else:
-            task_id = uuid.uuid4().hex
+            task_id = uuid.uuid4().hex  # none, empty or blank: a new id (as Kestrun)
         if task_id.lower() in self._tasks or task_id.lower() in self._reserved:
             raise TaskConflictError(f"A task with id '{task_id}' already exists.")
         if spec.name is not None and not spec.name.strip():

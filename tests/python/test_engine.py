@@ -95,8 +95,9 @@ async def test_caller_id_is_unique_case_insensitively(svc: TaskService) -> None:
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        (TaskSpec(code=" "), "Code"),
-        (TaskSpec(code="1", id="a b"), "Id"),
+        (TaskSpec(code=None), "Code"),
+        (TaskSpec(code="1", id="a\tb"), "Id"),
+        (TaskSpec(code="1", id="x" * 129), "Id"),
         (TaskSpec(code="1", name="  "), "Name"),
         (TaskSpec(code="1", timeout_seconds=0), "TimeoutSeconds"),
         (TaskSpec(code="1", arguments={"1x": 1}), "Arguments"),

@@ -31,9 +31,10 @@ class _Body(BaseModel):
 class CreateTaskBody(_Body):
     """Body of ``POST /api/v1/tasks``. ``TimeoutSeconds`` in seconds (> 0)."""
 
-    code: str = Field(description="The script or snippet to run.")
+    code: str = Field(description="The script or snippet to run (empty: a task with no output).")
     language: str = Field(default="PowerShell", description="PowerShell, CSharp or VBNet (aliases ps, cs, vb).")
-    id: str | None = Field(default=None, description="Caller-chosen id (unique, case-insensitive).")
+    id: str | None = Field(default=None, description="Caller-chosen id (unique, case-insensitive; up to 128 "
+                           "characters, no control characters; none or blank: a new one).")
     name: str | None = None
     description: str | None = None
     arguments: dict[str, Any] | None = Field(default=None, description="Variables handed to the code.")
@@ -42,13 +43,6 @@ class CreateTaskBody(_Body):
     parent_id: str | None = None
     extra_imports: list[str] | None = Field(default=None, description="Extra namespaces (C#/VB).")
     extra_refs: list[str] | None = Field(default=None, description="Extra assemblies, names or paths (C#/VB).")
-
-    @field_validator("code")
-    @classmethod
-    def _code_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
 
     @field_validator("language")
     @classmethod
