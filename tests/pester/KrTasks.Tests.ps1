@@ -419,10 +419,10 @@ Describe 'Get-KrTask' {
         $created | Should -Be ($created | Sort-Object -Descending)
     }
 
-    It 'gives dates as UTC [datetime], Duration as [timespan] and the progress' {
+    It 'gives dates as UTC [DateTimeOffset], Duration as [timespan] and the progress' {
         $record = Get-KrTask -Id $Done
-        $record.CreatedAt | Should -BeOfType [datetime]
-        $record.StartedAt.Kind | Should -Be 'Utc'
+        $record.CreatedAt | Should -BeOfType [System.DateTimeOffset]
+        $record.StartedAt.Offset | Should -Be ([timespan]::Zero)
         $record.CompletedAt | Should -BeGreaterOrEqual $record.StartedAt
         $record.Duration | Should -BeOfType [timespan]
         $record.Duration | Should -Be ($record.CompletedAt - $record.StartedAt)
