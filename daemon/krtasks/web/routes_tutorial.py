@@ -71,8 +71,9 @@ def _positive_int(request: web.Request, name: str, default: int) -> int:
 
 
 def _required_id(request: web.Request) -> str | None:
-    value = (Query(request).get_str("id") or "").strip()
-    return value or None
+    """The ``id`` query value as given (ids may have spaces at either end), None when missing or blank."""
+    value = Query(request).get_str("id")
+    return value if value is not None and value.strip() else None
 
 
 def _missing_id() -> web.Response:
