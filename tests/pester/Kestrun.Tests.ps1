@@ -394,7 +394,7 @@ Describe 'State is the [KrTasks.TaskState] enum with Kestrun''s numbers (point 5
         Stop-KrTask -Id $stopped | Should -BeTrue
         [int](Get-KrTaskState -Id $stopped) | Should -Be 4
         # Both slots busy: the third task queues. The C# ones ignore the cancel for a while (Stopping).
-        $busy = 1..2 | ForEach-Object { New-KrTask -Language CSharp -Code 'await Task.Delay(1500); return 1;' -AutoStart }
+        $busy = 1..2 | ForEach-Object { New-KrTask -Language CSharp -Code 'await Task.Delay(3000); return 1;' -AutoStart }
         $queued = New-KrTask -ScriptBlock { 'queued' } -AutoStart
         Get-KrTaskState -Id $queued | Should -Be 6
         (Get-KrTask -Id $queued).StateText | Should -Be 'Queued'
