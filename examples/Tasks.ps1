@@ -45,11 +45,13 @@ Write-Host "KrTasks daemon $($connection.Version) at $($connection.Uri) (state d
 
 try {
     Write-Step 'Create a PowerShell task (does not start)'
-    # The task behind the tutorial's /tasks/create/ps: one step per second, with progress.
-    $psId = New-KrTask -Name 'tutorial ps' -Arguments @{ seconds = 2 } -ScriptBlock {
-        for ($i = 1; $i -le $seconds; $i++) {
-            $TaskProgress.StatusMessage = "Sleeping ($i/$seconds)"
-            $TaskProgress.PercentComplete = [int](($i - 1) * 100 / $seconds)
+    # The task behind the tutorial's /tasks/create/ps: one step per second, with progress while i < sec.
+    $psId = New-KrTask -Name 'tutorial ps' -Arguments @{ sec = 2 } -ScriptBlock {
+        for ($i = 1; $i -le $sec; $i++) {
+            if ($i -lt $sec) {
+                $TaskProgress.StatusMessage = "Sleeping ($i/$sec)"
+                $TaskProgress.PercentComplete = [int](($i - 1) * 100 / $sec)
+            }
             Start-Sleep -Seconds 1
         }
         $TaskProgress.Complete('Completed')
@@ -79,11 +81,13 @@ Return "VB squares: " & String.Join(", ", squares)
 
     Write-Step 'Start the tasks by id'
     foreach ($id in $psId, $csId, $vbId) { Write-Host "Start-KrTask $id -> $(Start-KrTask -Id $id)" }
-    Write-Host "A second start is refused: $(Start-KrTask -Id $psId -ErrorAction SilentlyContinue)"
+    # As in Kestrun, a refused start is $false and no error (this script runs under $ErrorActionPreference = 'Stop').
+    Write-Host "A second start is refused: $(Start-KrTask -Id $psId)"
 
     Write-Step 'Check state and the detailed record'
     Start-Sleep -Milliseconds 500
-    Write-Host "State of the PowerShell task: $(Get-KrTaskState -Id $psId)"
+    $state = Get-KrTaskState -Id $psId
+    Write-Host "State of the PowerShell task: $state ($([int]$state) as Kestrun's TaskState number)"
     Get-KrTask -Id $psId | Format-List Id, Name, StateText, StartedAt, Progress | Out-Host
     Write-Host "Result before the end: '$(Get-KrTaskResult -Id $psId)' (nothing yet)"
 
@@ -115,7 +119,7 @@ Return "VB squares: " & String.Join(", ", squares)
     foreach ($id in $csId, $vbId, $longId) { Write-Host "Remove-KrTask $id -> $(Remove-KrTask -Id $id -Confirm:$false)" }
     $removed = Get-KrTask -StateFilter Completed | Where-Object Name -In 'tutorial ps', 'one-shot' | Remove-KrTask -Confirm:$false
     Write-Host "Removed the remaining finished tutorial tasks: $($removed -join ', ')"
-    Write-Host "Get-KrTask -Id $psId now gives: '$(Get-KrTask -Id $psId -ErrorAction SilentlyContinue)' (unknown id)"
+    if ($null -eq (Get-KrTask -Id $psId)) { Write-Host "Get-KrTask -Id $psId now gives `$null (unknown id)" }
 }
 finally {
     if (-not $KeepDaemon -and $connection.StartedBySession) {

@@ -12,7 +12,7 @@ $script:StartedDaemons = [System.Collections.Generic.Dictionary[int, System.Diag
 $script:StartedDaemonUris = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
 # Windows only: log files the daemons' output is copied into.
 $script:DaemonLogStreams = [System.Collections.Generic.List[System.IDisposable]]::new()
-# The states a task ends in (it never leaves them).
+# The states a task ends in (it never leaves them); [KrTasks.TaskState] values compare equal to these names.
 $script:FinishedStates = 'Completed', 'Failed', 'Stopped'
 $script:JsonHasDateKind = (Get-Command -Name ConvertFrom-Json).Parameters.ContainsKey('DateKind')
 
@@ -24,6 +24,9 @@ foreach ($folder in 'Private', 'Public') {
         }
     }
 }
+
+# [KrTasks.TaskState]: the state enum of records and Get-KrTaskState (defined once per process).
+$null = Register-KrTasksTaskState
 
 # -Id (and -ParentId) complete to the connected daemon's task ids, listed with their names.
 $idCompleter = {

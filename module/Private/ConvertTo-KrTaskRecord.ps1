@@ -3,18 +3,21 @@ function ConvertTo-KrTaskRecord {
     .SYNOPSIS
         Turns a task record from the daemon's JSON into a KrTasks.Task object.
     .DESCRIPTION
-        Dates become [datetime] UTC, Duration a [timespan], Progress a KrTasks.TaskProgress and
-        Error a KrTasks.TaskError. Fields this module does not know yet are kept as they come.
+        As Kestrun's records: State becomes a [KrTasks.TaskState] (StateText stays the name), dates
+        [DateTimeOffset] in UTC, Duration a [timespan]. Progress becomes a KrTasks.TaskProgress and Error a
+        KrTasks.TaskError. Fields this module does not know yet are kept as they come.
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $InputObject)
     process {
         if ($null -eq $InputObject) { return }
         $record = [ordered]@{ PSTypeName = 'KrTasks.Task' }
-        foreach ($name in 'Id', 'Name', 'Description', 'Language', 'State', 'StateText') {
+        foreach ($name in 'Id', 'Name', 'Description', 'Language') {
             $record[$name] = [string](Get-KrTasksMember $InputObject $name '')
         }
-        if (-not $record.StateText) { $record.StateText = $record.State }
+        $stateName = [string](Get-KrTasksMember $InputObject 'State' '')
+        $record.State = ConvertTo-KrTasksState $stateName
+        $record.StateText = [string](Get-KrTasksMember $InputObject 'StateText' $stateName)
         foreach ($name in 'CreatedAt', 'StartedAt', 'CompletedAt') {
             $record[$name] = ConvertTo-KrTasksDate (Get-KrTasksMember $InputObject $name)
         }

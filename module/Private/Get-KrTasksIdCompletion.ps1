@@ -3,13 +3,16 @@ function Get-KrTasksIdCompletion {
     .SYNOPSIS
         Completion results for -Id: the daemon's task ids whose id or name matches what was typed.
     .DESCRIPTION
-        Uses -Connection from the command line when given, else the default connection; never
+        Uses -Connection (or its alias -Server) from the command line when given, else the default connection; never
         starts or connects to a daemon and never writes errors (a completer must stay quiet).
         The list shows "id (name)"; the tooltip adds the state.
     #>
     [CmdletBinding()]
     param([string] $WordToComplete, [System.Collections.IDictionary] $FakeBoundParameters)
-    $connection = if ($FakeBoundParameters -and $FakeBoundParameters.Contains('Connection')) { $FakeBoundParameters['Connection'] } else { $script:DefaultConnection }
+    $connection = $script:DefaultConnection
+    foreach ($name in 'Connection', 'Server') {
+        if ($FakeBoundParameters -and $FakeBoundParameters.Contains($name)) { $connection = $FakeBoundParameters[$name] }
+    }
     if ($null -eq $connection -or $connection.PSObject.TypeNames -notcontains 'KrTasks.Connection') { return }
     $word = $WordToComplete.Trim([char[]]"'`"")
     try {

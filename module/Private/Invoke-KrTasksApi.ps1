@@ -6,9 +6,10 @@ function Invoke-KrTasksApi {
         Error answers become ErrorRecords written through -Caller (the public cmdlet, so the error
         names it; see Write-KrTasksResponseError), except the statuses in -Handled, which the
         caller deals with itself; a 404 for a task (-TargetId) becomes the standard ObjectNotFound
-        error. A request that gets no answer at all is a terminating error of the caller: one
-        clear message instead of one per input.
-        The answer object is returned in every case but the terminating one.
+        error. With -Terminating every error answer not in -Handled is a terminating error of the
+        caller instead (hard failures such as a refused creation). A request that gets no answer at all is a
+        terminating error of the caller: one clear message instead of one per input.
+        The answer object is returned in every case but the terminating ones.
     #>
     [CmdletBinding()]
     param(
@@ -20,11 +21,15 @@ function Invoke-KrTasksApi {
         [AllowNull()] $Body,
         [string] $TargetId,
         [int[]] $Handled = @(),
+        [switch] $Terminating,
         [double] $TimeoutSeconds = 100,
         [string] $DateKind = 'String'
     )
     $raw = Send-KrTasksRequest -Caller $Caller -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body -TimeoutSeconds $TimeoutSeconds
     $response = Read-KrTasksResponse -Response $raw -DateKind $DateKind
+    if (-not $response.Ok -and $Terminating -and $response.Status -notin $Handled) {
+        $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $TargetId))
+    }
     if (-not $response.Ok -and $response.Status -notin $Handled) {
         Write-KrTasksResponseError -Caller $Caller -Response $response -TargetId $TargetId
     }

@@ -5,7 +5,9 @@ function New-KrTasksErrorRecord {
     .DESCRIPTION
         -Response: the category follows the HTTP status and the message is the problem's detail
         (compile diagnostics appended, one per line); the problem and its diagnostics travel in
-        Exception.Data['Problem'] and Exception.Data['Diagnostics'].
+        Exception.Data['Problem'] and Exception.Data['Diagnostics'], and the diagnostics ({Id, Severity,
+        Message, Line, Column}) are the record's TargetObject too (else -TargetId).
+        -ErrorIdOverride replaces the error id the status gives (e.g. KrTasks.DuplicateId for a 409 on creation).
         -NotFoundId: the ObjectNotFound error every cmdlet writes for an unknown id (as Get-Job).
         -Exception: the request never got an answer (no daemon, TLS, timeout).
     #>
@@ -16,7 +18,8 @@ function New-KrTasksErrorRecord {
         [Parameter(Mandatory, ParameterSetName = 'NotFound')] [string] $NotFoundId,
         [Parameter(Mandatory, ParameterSetName = 'Exception')] [System.Exception] $Exception,
         [Parameter(ParameterSetName = 'Exception')] $Connection,
-        [Parameter(ParameterSetName = 'Response')] [AllowNull()] [AllowEmptyString()] [string] $TargetId
+        [Parameter(ParameterSetName = 'Response')] [AllowNull()] [AllowEmptyString()] [string] $TargetId,
+        [Parameter(ParameterSetName = 'Response')] [string] $ErrorIdOverride
     )
     $category = [System.Management.Automation.ErrorCategory]
     switch ($PSCmdlet.ParameterSetName) {
@@ -55,10 +58,11 @@ function New-KrTasksErrorRecord {
                 503 = @('KrTasks.Unavailable', $category::ResourceUnavailable)
             }
             $errorId, $errorCategory = if ($map.ContainsKey($status)) { $map[$status] } else { @("KrTasks.Http$status", $category::NotSpecified) }
+            if ($ErrorIdOverride) { $errorId = $ErrorIdOverride }
             $ex = [System.Net.Http.HttpRequestException]::new($detail, $null, [System.Net.HttpStatusCode]$status)
             if ($null -ne $problem) { $ex.Data['Problem'] = $problem }
             if ($diagnostics.Count -gt 0) { $ex.Data['Diagnostics'] = $diagnostics }
-            $target = if ($TargetId) { $TargetId } else { $null }
+            $target = if ($diagnostics.Count -gt 0) { , [object[]]$diagnostics } elseif ($TargetId) { $TargetId } else { $null }
             $record = [System.Management.Automation.ErrorRecord]::new($ex, $errorId, $errorCategory, $target)
             if ($status -eq 401) {
                 $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new($detail)

@@ -23,7 +23,7 @@ function Write-KrTasksStreamRecord {
         'Information' {
             $info = [System.Management.Automation.InformationRecord]::new($message, "KrTasks:$TaskId")
             $time = ConvertTo-KrTasksDate (Get-KrTasksMember $Record 'Time')
-            if ($null -ne $time) { $info.TimeGenerated = $time.ToLocalTime() }
+            if ($null -ne $time) { $info.TimeGenerated = $time.LocalDateTime }
             $Caller.WriteInformation($info)
         }
         default { $Caller.WriteVerbose("[$_] $message") }

@@ -3,20 +3,27 @@ function Get-KrTask {
     .SYNOPSIS
         Gets task records from the KrTasks daemon: all of them, filtered ones, or by id.
     .DESCRIPTION
-        Without -Id, outputs every task, newest first, optionally filtered by name (wildcards),
-        state, language and parent. With -Id, outputs the record of each task, or writes an
-        ObjectNotFound error (and outputs nothing, Kestrun's $null) for an unknown id; with -Id
-        and -State, only the state ("Running", "Completed", ...).
+        Without -Id (or with an empty, $null or blank -Id, as in Kestrun), outputs every task, newest
+        first, optionally filtered by name (wildcards), state, language and parent; -State alone is
+        ignored there, as Kestrun does. With -Id, outputs the record of each task; with -Id and
+        -State, only its state, a [KrTasks.TaskState]. An unknown id outputs nothing ($null, as
+        Kestrun's Get-KrTask) and writes no error record, so a script under
+        $ErrorActionPreference = 'Stop' keeps running; -Verbose says why, and an explicit
+        -ErrorAction also writes the ObjectNotFound error.
 
-        A record (type KrTasks.Task) carries Id, Name, Description, Language, State, StateText,
-        CreatedAt, StartedAt, CompletedAt ([datetime] UTC), Duration ([timespan]), Progress
-        (PercentComplete, StatusMessage, Activity, CurrentOperation, SecondsRemaining),
-        ParentId, ChildrenId, TimeoutSeconds and Error (Type, Message, Category, StackTrace,
-        Line, Column, for a failed task).
+        A record (type KrTasks.Task) carries Id, Name, Description, Language, State (a
+        [KrTasks.TaskState]: NotStarted 0, Running 1, Completed 2, Failed 3, Stopped 4, Stopping 5,
+        Queued 6; it compares with names and numbers), StateText (the state's name), CreatedAt,
+        StartedAt, CompletedAt ([DateTimeOffset], UTC), Duration ([timespan]), Progress
+        (PercentComplete, StatusMessage, Activity, CurrentOperation, SecondsRemaining), ParentId,
+        ChildrenId, TimeoutSeconds and Error (Type, Message, Category, StackTrace, Line, Column,
+        for a failed task).
     .PARAMETER Id
         The id of a task (case-insensitive); from the pipeline as strings or by property name.
+        Empty, $null or blank: all tasks.
     .PARAMETER State
-        With -Id: output only the task's state (Kestrun's Get-KrTask -Id -State).
+        With -Id: output only the task's state (Kestrun's Get-KrTask -Id -State). Without -Id it is
+        ignored.
     .PARAMETER Name
         Only tasks whose name matches one of these (wildcards allowed, case-insensitive).
     .PARAMETER StateFilter
@@ -27,7 +34,9 @@ function Get-KrTask {
     .PARAMETER ParentId
         Only the children of this task.
     .PARAMETER Connection
-        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+        The daemon connection to use (from Add-KrTasks -PassThru; also from the pipeline, so
+        $server | Get-KrTask lists its tasks). -Server, Kestrun's name, is an alias. Default: the
+        default connection.
     .EXAMPLE
         Get-KrTask
 
@@ -42,10 +51,16 @@ function Get-KrTask {
         Get-KrTask -StateFilter Completed, Failed -Language PowerShell | Remove-KrTask
 
         Removes the finished PowerShell tasks.
+    .EXAMPLE
+        $ErrorActionPreference = 'Stop'
+        $task = Get-KrTask -Id 'no-such-task'
+        if ($null -eq $task) { 'Task not found' }
+
+        Kestrun's way to test for a task: $null for an unknown id, and no error.
     .INPUTS
-        System.String, or any object with an Id property.
+        System.String, or any object with an Id property; KrTasks.Connection (binds to -Connection).
     .OUTPUTS
-        KrTasks.Task, or System.String with -State.
+        KrTasks.Task, or KrTasks.TaskState with -State.
     .LINK
         Get-KrTaskState
     .LINK
@@ -53,13 +68,16 @@ function Get-KrTask {
     #>
     [CmdletBinding(DefaultParameterSetName = 'List')]
     [OutputType('KrTasks.Task')]
-    [OutputType([string])]
+    [OutputType('KrTasks.TaskState')]
     param(
-        [Parameter(Mandatory, Position = 0, ParameterSetName = 'Id', ValueFromPipeline, ValueFromPipelineByPropertyName)]
-        [ValidateNotNullOrEmpty()]
+        [Parameter(Position = 0, ParameterSetName = 'Id', ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [AllowNull()]
+        [AllowEmptyString()]
+        [AllowEmptyCollection()]
         [string[]] $Id,
 
         [Parameter(ParameterSetName = 'Id')]
+        [Parameter(ParameterSetName = 'List')]
         [switch] $State,
 
         [Parameter(ParameterSetName = 'List')]
@@ -77,20 +95,25 @@ function Get-KrTask {
         [Parameter(ParameterSetName = 'List')]
         [string] $ParentId,
 
+        [Parameter(ValueFromPipeline)]
+        [Alias('Server')]
         [PSTypeName('KrTasks.Connection')]
         [psobject] $Connection
     )
     process {
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
-        if ($PSCmdlet.ParameterSetName -eq 'Id') {
-            foreach ($taskId in $Id) {
-                $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId) -TargetId $taskId
+        $ids = @(Get-KrTasksRequestedId -Caller $PSCmdlet -Id $Id -InputObject $_)
+        if ($ids.Count -gt 0) {
+            foreach ($taskId in $ids) {
+                $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId) -TargetId $taskId -Handled 404
+                if ($response.Status -eq 404) { Write-KrTasksSoftFailure -Caller $PSCmdlet -NotFoundId $taskId }
                 if (-not $response.Ok) { continue }
                 $record = ConvertTo-KrTaskRecord $response.Body
                 if ($State) { $record.State } else { $record }
             }
             return
         }
+        # No id (or only blank ones): every task, as Kestrun; -State does not apply to a list.
 
         # One value of a filter goes to the daemon; several are applied here.
         $query = [ordered]@{}

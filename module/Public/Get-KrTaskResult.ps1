@@ -3,18 +3,20 @@ function Get-KrTaskResult {
     .SYNOPSIS
         Gets the output of a finished task.
     .DESCRIPTION
-        Outputs the task's raw result: a PowerShell task's output objects (one by one), or the
-        value a C# or VB task returned. Until the task has finished it outputs nothing ($null, as
-        Kestrun's Get-KrTaskResult) and writes no error, so it can be polled. An unknown id writes
-        an ObjectNotFound error. Objects come back as the daemon serialised them (JSON): custom
-        objects as [pscustomobject], dates as [datetime].
+        Outputs the task's result as Kestrun's Get-KrTaskResult: a PowerShell task's output objects
+        (one object gives that object, several an array, none $null), or the value a C# or VB task
+        returned. Until the task has finished it outputs nothing ($null) and writes no error, so it
+        can be polled. An unknown id outputs nothing too and writes no error record (-Verbose says
+        why) unless -ErrorAction is given explicitly. Objects come back as the daemon serialised
+        them (JSON): custom objects as [pscustomobject], dates as [datetime].
 
         The result stays available: unlike Receive-KrTask, this cmdlet does not consume it and
         ignores the task's streams (use Receive-KrTask for errors, warnings and the like).
     .PARAMETER Id
         The id of the task; from the pipeline as strings or by property name.
     .PARAMETER Connection
-        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+        The daemon connection to use (from Add-KrTasks -PassThru; also from the pipeline). -Server,
+        Kestrun's name, is an alias. Default: the default connection.
     .EXAMPLE
         $id = Start-KrTask -ScriptBlock { Get-Date -Year 2030 -Month 1 -Day 2; 'second item' }
         Wait-KrTask -Id $id -Timeout 30 | Out-Null
@@ -22,7 +24,7 @@ function Get-KrTaskResult {
 
         Outputs a date and a string.
     .INPUTS
-        System.String, or any object with an Id property.
+        System.String, or any object with an Id property; KrTasks.Connection (binds to -Connection).
     .OUTPUTS
         The task's output objects.
     .LINK
@@ -35,19 +37,19 @@ function Get-KrTaskResult {
         [ValidateNotNullOrEmpty()]
         [string[]] $Id,
 
+        [Parameter(ValueFromPipeline)]
+        [Alias('Server')]
         [PSTypeName('KrTasks.Connection')]
         [psobject] $Connection
     )
     process {
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
-        foreach ($taskId in $Id) {
-            $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'result') -TargetId $taskId -Handled 409 -DateKind Default
-            if ($response.Status -eq 409) {
-                Write-Verbose "Task $taskId has not finished yet; no result."
-                continue
-            }
-            if (-not $response.Ok) { continue }
-            Write-KrTasksOutput -Body $response.Body
+        foreach ($taskId in (Get-KrTasksRequestedId -Caller $PSCmdlet -Id $Id -InputObject $_ -Required)) {
+            $path = Get-KrTasksTaskPath $taskId 'result'
+            $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path $path -TargetId $taskId -Handled 404, 409 -DateKind Default
+            if ($response.Status -eq 404) { Write-KrTasksSoftFailure -Caller $PSCmdlet -NotFoundId $taskId }
+            elseif ($response.Status -eq 409) { Write-Verbose "Task $taskId has not finished yet; no result." }
+            if ($response.Ok) { Write-KrTasksOutput -Body $response.Body }
         }
     }
 }

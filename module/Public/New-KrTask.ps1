@@ -5,30 +5,48 @@ function New-KrTask {
     .DESCRIPTION
         The task runs PowerShell, C# or VB.NET code in the daemon. C# and VB code is compiled
         now: a compile error is reported (with the compiler's diagnostics) and no task is created.
-        The task does not start unless -AutoStart is given (Start-KrTask starts it).
+        The task does not start unless -AutoStart is given (Start-KrTask starts it). An empty
+        script block or code is a valid task: it completes with no output.
 
         The code sees each -Arguments entry as a variable ($name in PowerShell, also bound to a
         param() block; a typed variable in C# and VB), plus $TaskProgress (PercentComplete,
-        StatusMessage, Complete()/Fail()/Cancel()/Reset()) and $TaskId; C# code also sees
-        CancellationToken. A PowerShell task's result is its output; a C# task's is the value of
-        its last expression; a VB snippet must end with `Return <value>`.
+        StatusMessage, Complete()/Fail()/Cancel()/Reset()) and $TaskId; C# and VB code also sees
+        CancellationToken. As in Kestrun, C# code also sees Locals (the arguments by name, a
+        Dictionary<string, object> of its own) and Globals, and VB code reaches both through g
+        (g.Locals("name"), g.Globals). Globals is always empty and read-only: KrTasks has no
+        server-wide state shared between tasks. C# and VB import Kestrun's namespaces without
+        -ExtraImports (System, System.IO, System.Linq, System.Collections, System.Text,
+        System.Text.RegularExpressions, System.Threading.Tasks, System.Management.Automation, ...;
+        VB also Microsoft.VisualBasic) and reference the whole .NET shared framework and the
+        PowerShell SDK. A PowerShell task's result is its output; a C# task's is the value of its
+        last expression; a VB snippet ends with `Return <value>`.
 
-        Returns the new task's id (as Kestrun's New-KrTask does); -PassThru returns the record.
+        Blank values are Kestrun's defaults: an empty, $null or blank -Id gives a new id, a blank
+        -Name the name "Task <id>", an empty -Description "". Ids are up to 128 characters without
+        control characters; spaces and / ? # % \ are fine.
+
+        Returns the new task's id (as Kestrun's New-KrTask does); -PassThru returns the record. A
+        task that cannot be created is a terminating error, whatever $ErrorActionPreference says,
+        so try/catch catches it: an id that is taken (KrTasks.DuplicateId), code that does not
+        compile or parse (KrTasks.CompileError; the diagnostics are in the message and, as
+        {Id, Severity, Message, Line, Column} objects, in the error's TargetObject), an invalid
+        field (KrTasks.InvalidRequest) and a daemon that does not answer.
     .PARAMETER ScriptBlock
         PowerShell code to run. Its text is sent to the daemon, so it cannot use variables of this
         session (pass them with -Arguments; $using: does not apply).
     .PARAMETER Code
-        The code as text, in -Language.
+        The code as text, in -Language ('' or $null: a task with no output).
     .PARAMETER Language
         The language of -Code: PowerShell (default), CSharp or VBNet.
     .PARAMETER CodeFilePath
         A file with the code; its extension picks the language: .ps1 PowerShell, .cs C#, .vb VB.NET.
     .PARAMETER Id
-        The task's id (unique, case-insensitive). Default: a new GUID (32 hex digits).
+        The task's id (unique, case-insensitive; up to 128 characters, no control characters).
+        Default, also for an empty or blank value: a new GUID (32 hex digits).
     .PARAMETER Name
-        A display name. Default: "Task <id>".
+        A display name. Default, also for an empty or blank value: "Task <id>".
     .PARAMETER Description
-        A free-text description.
+        A free-text description (default "").
     .PARAMETER Arguments
         Named values the code sees as variables (names must be valid identifiers); numbers,
         strings, booleans, arrays and nested hashtables travel as JSON.
@@ -47,7 +65,8 @@ function New-KrTask {
     .PARAMETER PassThru
         Output the task record instead of the id.
     .PARAMETER Connection
-        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+        The daemon connection to use (from Add-KrTasks -PassThru; also from the pipeline). -Server,
+        Kestrun's name, is an alias. Default: the default connection.
     .EXAMPLE
         $id = New-KrTask -ScriptBlock { param($seconds) Start-Sleep -Seconds $seconds; 'slept' } -Arguments @{ seconds = 1 }
         Start-KrTask -Id $id
@@ -69,8 +88,24 @@ function New-KrTask {
         New-KrTask -CodeFilePath $file -AutoStart
 
         Creates and starts a task from a .ps1 file.
+    .EXAMPLE
+        $ErrorActionPreference = 'Stop'
+        try { New-KrTask -Language CSharp -Code "var x = 1;`nreturn x + nothere;" }
+        catch { "Not created: $($_.TargetObject[0].Id) at line $($_.TargetObject[0].Line)" }
+
+        A compile error terminates New-KrTask, so try/catch catches it; the diagnostics are the
+        error's TargetObject (here CS0103 at line 2).
+    .EXAMPLE
+        $server = Add-KrTasksService -PassThru
+        $code = 'return Path.GetFileName((string)Locals["path"]);'
+        $id = $server | New-KrTask -Language CSharp -Code $code -Arguments @{ path = '/a/b.txt' } -AutoStart
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        Kestrun's names: the connection piped in (or -Server), Locals, and System.IO without
+        -ExtraImports; outputs b.txt.
     .INPUTS
-        None.
+        KrTasks.Connection (binds to -Connection).
     .OUTPUTS
         System.String (the id), or KrTasks.Task with -PassThru.
     .LINK
@@ -87,7 +122,8 @@ function New-KrTask {
 
         [Parameter(Mandatory, ParameterSetName = 'Code')]
         [Alias('CodeBlock')]
-        [ValidateNotNullOrEmpty()]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Code,
 
         [Parameter(ParameterSetName = 'Code')]
@@ -98,11 +134,16 @@ function New-KrTask {
         [ValidateNotNullOrEmpty()]
         [string] $CodeFilePath,
 
-        [ValidateNotNullOrEmpty()]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Id,
 
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Name,
 
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Description,
 
         [hashtable] $Arguments,
@@ -120,56 +161,64 @@ function New-KrTask {
 
         [switch] $PassThru,
 
+        [Parameter(ValueFromPipeline)]
+        [Alias('Server')]
         [PSTypeName('KrTasks.Connection')]
         [psobject] $Connection
     )
-
-    $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
-    switch ($PSCmdlet.ParameterSetName) {
-        'ScriptBlock' { $lang = 'PowerShell'; $text = $ScriptBlock.ToString() }
-        'Code' { $lang = $Language; $text = $Code }
-        'CodeFilePath' {
-            $path = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($CodeFilePath)
-            $extension = [System.IO.Path]::GetExtension($path).ToLowerInvariant()
-            $lang = @{ '.ps1' = 'PowerShell'; '.cs' = 'CSharp'; '.vb' = 'VBNet' }[$extension]
-            if (-not $lang) {
-                $ex = [System.ArgumentException]::new("Cannot tell the language of '$path' from its extension '$extension': use .ps1 (PowerShell), .cs (C#) or .vb (VB.NET), or pass the text with -Code and -Language.")
-                $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.UnknownCodeFileExtension', 'InvalidArgument', $CodeFilePath))
+    process {
+        $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
+        switch ($PSCmdlet.ParameterSetName) {
+            'ScriptBlock' { $lang = 'PowerShell'; $text = $ScriptBlock.ToString() }
+            'Code' { $lang = $Language; $text = $Code }
+            'CodeFilePath' {
+                $path = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($CodeFilePath)
+                $extension = [System.IO.Path]::GetExtension($path).ToLowerInvariant()
+                $lang = @{ '.ps1' = 'PowerShell'; '.cs' = 'CSharp'; '.vb' = 'VBNet' }[$extension]
+                if (-not $lang) {
+                    $ex = [System.ArgumentException]::new("Cannot tell the language of '$path' from its extension '$extension': " +
+                        'use .ps1 (PowerShell), .cs (C#) or .vb (VB.NET), or pass the text with -Code and -Language.')
+                    $errorId = 'KrTasks.UnknownCodeFileExtension'
+                    $record = [System.Management.Automation.ErrorRecord]::new($ex, $errorId, 'InvalidArgument', $CodeFilePath)
+                    $PSCmdlet.ThrowTerminatingError($record)
+                }
+                if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+                    $ex = [System.Management.Automation.ItemNotFoundException]::new("Cannot find the code file '$path'.")
+                    $record = [System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CodeFileNotFound', 'ObjectNotFound', $CodeFilePath)
+                    $PSCmdlet.ThrowTerminatingError($record)
+                }
+                $text = [System.IO.File]::ReadAllText($path)
             }
-            if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
-                $ex = [System.Management.Automation.ItemNotFoundException]::new("Cannot find the code file '$path'.")
-                $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CodeFileNotFound', 'ObjectNotFound', $CodeFilePath))
-            }
-            $text = [System.IO.File]::ReadAllText($path)
         }
-    }
 
-    $body = [ordered]@{ Language = $lang; Code = $text }
-    foreach ($field in 'Id', 'Name', 'Description', 'ParentId') {
-        if ($PSBoundParameters.ContainsKey($field)) { $body[$field] = $PSBoundParameters[$field] }
-    }
-    if ($PSBoundParameters.ContainsKey('Arguments')) { $body.Arguments = if ($null -eq $Arguments) { @{} } else { $Arguments } }
-    if ($AutoStart) { $body.AutoStart = $true }
-    if ($PSBoundParameters.ContainsKey('TimeoutSeconds')) { $body.TimeoutSeconds = $TimeoutSeconds }
-    if ($ExtraImports) { $body.ExtraImports = [string[]]$ExtraImports }
-    if ($ExtraRefs) {
-        $body.ExtraRefs = [string[]]@(foreach ($ref in $ExtraRefs) {
-                # A relative DLL path means nothing to the daemon's working directory.
-                $candidate = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($ref)
-                if (Test-Path -LiteralPath $candidate -PathType Leaf) { $candidate } else { $ref }
-            })
-    }
+        $body = [ordered]@{ Language = $lang; Code = [string]$text }
+        # Blank Id and Name are Kestrun's defaults (a new id, "Task <id>"): leave them to the daemon.
+        if (-not [string]::IsNullOrWhiteSpace($Id)) { $body.Id = $Id }
+        if (-not [string]::IsNullOrWhiteSpace($Name)) { $body.Name = $Name }
+        if ($PSBoundParameters.ContainsKey('Description')) { $body.Description = [string]$Description }
+        if ($PSBoundParameters.ContainsKey('ParentId')) { $body.ParentId = $ParentId }
+        if ($PSBoundParameters.ContainsKey('Arguments')) { $body.Arguments = if ($null -eq $Arguments) { @{} } else { $Arguments } }
+        if ($AutoStart) { $body.AutoStart = $true }
+        if ($PSBoundParameters.ContainsKey('TimeoutSeconds')) { $body.TimeoutSeconds = $TimeoutSeconds }
+        if ($ExtraImports) { $body.ExtraImports = [string[]]$ExtraImports }
+        if ($ExtraRefs) {
+            $body.ExtraRefs = [string[]]@(foreach ($ref in $ExtraRefs) {
+                    # A relative DLL path means nothing to the daemon's working directory.
+                    $candidate = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($ref)
+                    if (Test-Path -LiteralPath $candidate -PathType Leaf) { $candidate } else { $ref }
+                })
+        }
 
-    $what = if ($Name) { "$lang task '$Name'" } else { "$lang task" }
-    if (-not $PSCmdlet.ShouldProcess("$what on $($conn.Uri)", $(if ($AutoStart) { 'Create and start' } else { 'Create' }))) { return }
-    $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Method POST -Path 'tasks' -Body $body -TargetId $Id -Handled 404
-    if ($response.Status -eq 404) {
-        # On creation a 404 can only be about the parent task.
-        $record = if ($ParentId) { New-KrTasksErrorRecord -NotFoundId $ParentId } else { New-KrTasksErrorRecord -Response $response -TargetId $Id }
-        $PSCmdlet.WriteError($record)
-        return
+        $what = if ($body.Contains('Name')) { "$lang task '$Name'" } else { "$lang task" }
+        if (-not $PSCmdlet.ShouldProcess("$what on $($conn.Uri)", $(if ($AutoStart) { 'Create and start' } else { 'Create' }))) { return }
+        # Every refusal is a hard failure (taken id, compile error, invalid field): terminating, as in Kestrun.
+        $request = @{ Caller = $PSCmdlet; Connection = $conn; Method = 'POST'; Path = 'tasks'; Body = $body; TargetId = $body['Id'] }
+        $response = Invoke-KrTasksApi @request -Terminating -Handled 409
+        if ($response.Status -eq 409) {
+            # On creation a conflict means the id is taken (Kestrun: InvalidOperationException).
+            $PSCmdlet.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $body['Id'] -ErrorIdOverride 'KrTasks.DuplicateId'))
+        }
+        $record = ConvertTo-KrTaskRecord $response.Body
+        if ($PassThru) { $record } else { $record.Id }
     }
-    if (-not $response.Ok) { return }
-    $record = ConvertTo-KrTaskRecord $response.Body
-    if ($PassThru) { $record } else { $record.Id }
 }

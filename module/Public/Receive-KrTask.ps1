@@ -21,7 +21,8 @@ function Receive-KrTask {
     .PARAMETER Wait
         Wait until the task has finished, writing its records as they arrive.
     .PARAMETER Connection
-        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+        The daemon connection to use (from Add-KrTasks -PassThru; also from the pipeline). -Server,
+        Kestrun's name, is an alias. Default: the default connection.
     .EXAMPLE
         $id = Start-KrTask -ScriptBlock { Write-Warning 'careful'; Write-Verbose 'details' -Verbose; 'result' }
         Receive-KrTask -Id $id -Wait -Verbose
@@ -35,7 +36,7 @@ function Receive-KrTask {
 
         Collects the task's errors in a variable and its output in another, keeping both for later.
     .INPUTS
-        System.String, or any object with an Id property.
+        System.String, or any object with an Id property; KrTasks.Connection (binds to -Connection).
     .OUTPUTS
         The task's output objects.
     .LINK
@@ -54,12 +55,14 @@ function Receive-KrTask {
 
         [switch] $Wait,
 
+        [Parameter(ValueFromPipeline)]
+        [Alias('Server')]
         [PSTypeName('KrTasks.Connection')]
         [psobject] $Connection
     )
     process {
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
-        foreach ($taskId in $Id) {
+        foreach ($taskId in (Get-KrTasksRequestedId -Caller $PSCmdlet -Id $Id -InputObject $_ -Required)) {
             $state = $null
             if (-not $conn.Received.TryGetValue($taskId, [ref]$state)) {
                 $state = [pscustomobject]@{ Next = 0; OutputTaken = $false; CreatedAt = $null }

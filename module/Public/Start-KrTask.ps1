@@ -4,12 +4,15 @@ function Start-KrTask {
         Starts tasks that were created with New-KrTask, or creates and starts a task in one go.
     .DESCRIPTION
         With -Id, starts each task (it runs at once or waits in the daemon's queue) and returns
-        $true, or $false when the task does not exist or is not in the NotStarted state (as
-        Kestrun's Start-KrTask); both cases also write an error. Ids come from the pipeline too:
-        strings, or objects with an Id property such as the records of Get-KrTask.
+        $true, or $false when the task does not exist or is not in the NotStarted state, as
+        Kestrun's Start-KrTask: no error record, so a script under $ErrorActionPreference = 'Stop'
+        keeps running; -Verbose says why. Only when -ErrorAction is given explicitly is the
+        ObjectNotFound or WrongState error written as well (-ErrorAction Stop then throws). Ids come
+        from the pipeline too: strings, or objects with an Id property such as the records of
+        Get-KrTask. A connection piped in binds to -Connection ($server | Start-KrTask -Id $id).
 
         With -ScriptBlock, -Code or -CodeFilePath it is the one-shot: it creates the task (see
-        New-KrTask, same parameters) and starts it, returning the new id.
+        New-KrTask, same parameters; its failures terminate) and starts it, returning the new id.
     .PARAMETER Id
         The id of the task to start. With the one-shot parameter sets: the id for the new task.
     .PARAMETER ScriptBlock
@@ -38,7 +41,8 @@ function Start-KrTask {
     .PARAMETER PassThru
         One-shot: output the new task's record instead of its id.
     .PARAMETER Connection
-        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+        The daemon connection to use (from Add-KrTasks -PassThru; also from the pipeline). -Server,
+        Kestrun's name, is an alias. Default: the default connection.
     .EXAMPLE
         $id = New-KrTask -ScriptBlock { 'hello' }
         Start-KrTask -Id $id
@@ -54,8 +58,15 @@ function Start-KrTask {
         Get-KrTask -StateFilter NotStarted | Start-KrTask -WhatIf
 
         Shows which tasks would be started.
+    .EXAMPLE
+        $ErrorActionPreference = 'Stop'
+        $server = Add-KrTasksService -PassThru
+        if (-not ($server | Start-KrTask -Id 'no-such-task')) { 'not started (unknown id), and the script goes on' }
+
+        Kestrun's soft failure: $false, no error, even under $ErrorActionPreference = 'Stop'.
     .INPUTS
-        System.String, or any object with an Id property (KrTasks.Task).
+        System.String, or any object with an Id property (KrTasks.Task); KrTasks.Connection (binds
+        to -Connection).
     .OUTPUTS
         System.Boolean with -Id; System.String (the new id) or KrTasks.Task for the one-shot.
     .LINK
@@ -131,6 +142,8 @@ function Start-KrTask {
         [Parameter(ParameterSetName = 'CodeFilePath')]
         [switch] $PassThru,
 
+        [Parameter(ValueFromPipeline)]
+        [Alias('Server')]
         [PSTypeName('KrTasks.Connection')]
         [psobject] $Connection
     )
@@ -146,10 +159,13 @@ function Start-KrTask {
             New-KrTask @splat -AutoStart -Connection $conn -Confirm:$false
             return
         }
-        foreach ($taskId in $Id) {
+        foreach ($taskId in (Get-KrTasksRequestedId -Caller $PSCmdlet -Id $Id -InputObject $_ -Required)) {
             if (-not $PSCmdlet.ShouldProcess($taskId, 'Start task')) { continue }
-            $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Method POST -Path (Get-KrTasksTaskPath $taskId 'start') -TargetId $taskId
-            # 409 (not NotStarted) and 404 were written as errors; Kestrun's answer is $false.
+            $path = Get-KrTasksTaskPath $taskId 'start'
+            $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Method POST -Path $path -TargetId $taskId -Handled 404, 409
+            # Unknown, or not NotStarted: Kestrun's $false.
+            if ($response.Status -eq 404) { Write-KrTasksSoftFailure -Caller $PSCmdlet -NotFoundId $taskId }
+            elseif ($response.Status -eq 409) { Write-KrTasksSoftFailure -Caller $PSCmdlet -Response $response -TargetId $taskId }
             $response.Ok
         }
     }

@@ -13,8 +13,8 @@ function Stop-KrTasksDaemon {
         A daemon reached only by -Uri (no state dir known) cannot be stopped from here; run
         `krtasks stop` where it runs.
     .PARAMETER Connection
-        The connection whose daemon to stop (from Add-KrTasks -PassThru). Default: the default
-        connection.
+        The connection whose daemon to stop (from Add-KrTasks -PassThru; also from the pipeline).
+        -Server is an alias. Default: the default connection.
     .PARAMETER Force
         Also stop a local daemon that this session did not start.
     .PARAMETER TimeoutSeconds
@@ -36,6 +36,7 @@ function Stop-KrTasksDaemon {
     [OutputType([void])]
     param(
         [Parameter(ValueFromPipeline)]
+        [Alias('Server')]
         [PSTypeName('KrTasks.Connection')]
         [psobject] $Connection,
 

@@ -19,7 +19,8 @@ function Wait-KrTask {
     .PARAMETER Timeout
         The longest wait in seconds; -1 (the default) waits without limit.
     .PARAMETER Connection
-        The daemon connection to use (from Add-KrTasks -PassThru). Default: the default connection.
+        The daemon connection to use (from Add-KrTasks -PassThru; also from the pipeline). -Server,
+        Kestrun's name, is an alias. Default: the default connection.
     .EXAMPLE
         $id = Start-KrTask -ScriptBlock { 1..4 | ForEach-Object { $TaskProgress.PercentComplete = $_ * 25; $TaskProgress.StatusMessage = "Step $_"; Start-Sleep -Milliseconds 300 } }
         Wait-KrTask -Id $id
@@ -38,7 +39,7 @@ function Wait-KrTask {
 
         A timeout leaves the task running.
     .INPUTS
-        System.String, or any object with an Id property.
+        System.String, or any object with an Id property; KrTasks.Connection (binds to -Connection).
     .OUTPUTS
         KrTasks.Task.
     .LINK
@@ -58,6 +59,8 @@ function Wait-KrTask {
         [ValidateRange(-1, [int]::MaxValue)]
         [int] $Timeout = -1,
 
+        [Parameter(ValueFromPipeline)]
+        [Alias('Server')]
         [PSTypeName('KrTasks.Connection')]
         [psobject] $Connection
     )
@@ -66,7 +69,7 @@ function Wait-KrTask {
         $seen = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
     }
     process {
-        foreach ($taskId in $Id) {
+        foreach ($taskId in (Get-KrTasksRequestedId -Caller $PSCmdlet -Id $Id -InputObject $_ -Required)) {
             if ($seen.Add($taskId)) { $ids.Add($taskId) }
         }
     }

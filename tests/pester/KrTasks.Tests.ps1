@@ -250,8 +250,10 @@ Describe 'New-KrTask' {
         $record.Description | Should -Be 'described'
         # Ids are case-insensitive.
         (Get-KrTask -Id $id.ToUpperInvariant()).Id | Should -Be $id
-        New-KrTask -ScriptBlock { 1 } -Id $id -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $err[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+        # A taken id is a hard failure: terminating whatever -ErrorAction says.
+        { New-KrTask -ScriptBlock { 1 } -Id $id -ErrorAction SilentlyContinue } | Should -Throw -ErrorId 'KrTasks.DuplicateId,New-KrTask'
+        try { New-KrTask -ScriptBlock { 1 } -Id $id.ToUpperInvariant() } catch { $err = $_ }
+        $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
     }
 
     It 'runs PowerShell from -Code, and -CodeBlock is an alias' {
@@ -290,25 +292,27 @@ Describe 'New-KrTask' {
         { New-KrTask -CodeFilePath (Join-Path $TestDrive 'absent.ps1') } | Should -Throw -ErrorId 'KrTasks.CodeFileNotFound,New-KrTask'
     }
 
-    It 'reports a compile error with its diagnostics and creates nothing' {
+    It 'reports a compile error with its diagnostics (a terminating error) and creates nothing' {
         $before = @(Get-KrTask).Count
-        $id = New-KrTask -Language CSharp -Code "var x = 1;`nint y = ;" -ErrorVariable err -ErrorAction SilentlyContinue
+        $id = $null
+        $err = $null
+        try { $id = New-KrTask -Language CSharp -Code "var x = 1;`nint y = ;" } catch { $err = $_ }
         $id | Should -BeNullOrEmpty
-        $err | Should -HaveCount 1
-        $err[0].FullyQualifiedErrorId | Should -Be 'KrTasks.CompileError,New-KrTask'
-        $err[0].CategoryInfo.Category | Should -Be 'ParserError'
-        $err[0].Exception.Message | Should -Match 'CS1525'
-        $err[0].Exception.Message | Should -Match 'line 2'
-        $diagnostic = $err[0].Exception.Data['Diagnostics'][0]
+        $err.FullyQualifiedErrorId | Should -Be 'KrTasks.CompileError,New-KrTask'
+        $err.CategoryInfo.Category | Should -Be 'ParserError'
+        $err.Exception.Message | Should -Match 'CS1525'
+        $err.Exception.Message | Should -Match 'line 2'
+        $diagnostic = $err.Exception.Data['Diagnostics'][0]
         $diagnostic.Id | Should -Be 'CS1525'
         $diagnostic.Line | Should -Be 2
+        $err.TargetObject[0].Id | Should -Be 'CS1525'
         @(Get-KrTask).Count | Should -Be $before
         # VB and PowerShell parse errors alike.
-        New-KrTask -Language VBNet -Code 'Return (' -ErrorVariable vbErr -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $vbErr[0].CategoryInfo.Category | Should -Be 'ParserError'
-        New-KrTask -Code '{ unclosed' -ErrorVariable psErr -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $psErr[0].CategoryInfo.Category | Should -Be 'ParserError'
-        { New-KrTask -Language CSharp -Code 'int y = ;' -ErrorAction Stop } | Should -Throw '*CS1525*'
+        try { New-KrTask -Language VBNet -Code 'Return (' } catch { $vbErr = $_ }
+        $vbErr.CategoryInfo.Category | Should -Be 'ParserError'
+        try { New-KrTask -Code '{ unclosed' } catch { $psErr = $_ }
+        $psErr.CategoryInfo.Category | Should -Be 'ParserError'
+        { New-KrTask -Language CSharp -Code 'int y = ;' -ErrorAction SilentlyContinue } | Should -Throw '*CS1525*'
     }
 
     It 'gives C# extra imports and references' {
@@ -332,8 +336,8 @@ Describe 'New-KrTask' {
         (Get-KrTask -Id $child).ParentId | Should -Be $parent
         (Get-KrTask -Id $parent).ChildrenId | Should -Be @($child)
         (Get-KrTask -ParentId $parent).Id | Should -Be @($child)
-        New-KrTask -ScriptBlock { 1 } -ParentId (New-UnknownId) -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $err | Should -HaveCount 1
+        # An unknown parent is an invalid field: a hard failure.
+        { New-KrTask -ScriptBlock { 1 } -ParentId (New-UnknownId) } | Should -Throw -ErrorId 'KrTasks.InvalidRequest,New-KrTask'
     }
 
     It 'supports -WhatIf' {
@@ -419,10 +423,10 @@ Describe 'Get-KrTask' {
         $created | Should -Be ($created | Sort-Object -Descending)
     }
 
-    It 'gives dates as UTC [datetime], Duration as [timespan] and the progress' {
+    It 'gives dates as UTC [DateTimeOffset], Duration as [timespan] and the progress' {
         $record = Get-KrTask -Id $Done
-        $record.CreatedAt | Should -BeOfType [datetime]
-        $record.StartedAt.Kind | Should -Be 'Utc'
+        $record.CreatedAt | Should -BeOfType [System.DateTimeOffset]
+        $record.StartedAt.Offset | Should -Be ([timespan]::Zero)
         $record.CompletedAt | Should -BeGreaterOrEqual $record.StartedAt
         $record.Duration | Should -BeOfType [timespan]
         $record.Duration | Should -Be ($record.CompletedAt - $record.StartedAt)
@@ -785,7 +789,7 @@ Describe 'Receive-KrTask' {
 }
 
 Describe 'Unknown ids' {
-    It '<Command> writes ObjectNotFound naming the id and outputs <Expected>' -ForEach @(
+    It '<Command> writes ObjectNotFound naming the id (given -ErrorAction) and outputs <Expected>' -ForEach @(
         @{ Command = 'Get-KrTask'; Expected = '$null'; Extra = @{} }
         @{ Command = 'Get-KrTaskResult'; Expected = '$null'; Extra = @{} }
         @{ Command = 'Get-KrTaskState'; Expected = '$null'; Extra = @{} }

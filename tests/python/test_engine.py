@@ -136,6 +136,7 @@ async def test_caller_id_is_unique_case_insensitively(svc: TaskService) -> None:
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
+        (TaskSpec(code=None), "Code"),  # type: ignore[arg-type]
         (TaskSpec(code="1", id="a\tb"), "Id"),
         (TaskSpec(code="1", id="x" * 129), "Id"),
         (TaskSpec(code="1", name="  "), "Name"),

@@ -168,7 +168,15 @@ async def test_visual_basic_argument_named_g(svc: TaskService) -> None:
     assert out == "1:2"
 
 
-# ---------------------------------------------------------------- point 12: a cancel the code ignores
+# ---------------------------------------------------------------- point 3: empty code; point 12: cancel
+
+
+@pytest.mark.parametrize("language", [PS, CS, VB])
+@pytest.mark.parametrize("code", ["", "   \n"])
+async def test_empty_code_completes_with_no_output(svc: TaskService, language: Language, code: str) -> None:
+    done, out = await run(svc, code, language)
+    assert done["Error"] is None
+    assert out == ([] if language == PS else None)
 
 
 async def test_cancelled_csharp_without_token_keeps_its_result(svc: TaskService) -> None:

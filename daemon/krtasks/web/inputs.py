@@ -34,7 +34,11 @@ class CreateTaskBody(_Body):
 
     code: str = Field(description="The script or snippet to run (empty code is a task with no output).")
     language: str = Field(default="PowerShell", description="PowerShell, CSharp or VBNet (aliases ps, cs, vb).")
-    id: str | None = Field(default=None, description="Caller-chosen id (unique, case-insensitive).")
+    id: str | None = Field(
+        default=None,
+        description="Caller-chosen id (unique, case-insensitive; up to 128 characters, no control characters; "
+        "none or blank: a new one).",
+    )
     name: str | None = None
     description: str | None = None
     arguments: dict[str, Any] | None = Field(default=None, description="Variables handed to the code.")

@@ -1,10 +1,11 @@
 """The ten GET routes of Kestrun's Tasks tutorial (``--tutorial-routes``; always on in ``krtasks demo``).
 
-Routes, status codes, camelCase keys and task scripts follow the table in
-``shared/reference/kestrun-tasks.md`` so that the tutorial's "Try it" works as written.
-``/tasks/state`` and ``/tasks/list`` return the API's (PascalCase) records, ``/tasks/result`` the raw
-output. Failures answer ``{error}`` or the route's ``{<verb>: false, id}`` body, not problem+json. Query names
-are case-insensitive, as in ASP.NET Core.
+Routes, status codes, keys, error texts and task scripts follow Kestrun's ``20.1-Task.ps1`` as described in
+``shared/reference/kestrun-tasks.md``, so that the tutorial's "Try it" and Kestrun clients work as written.
+``/tasks/state`` and ``/tasks/list`` answer records shaped as Kestrun serves them (State as the enum number,
+``+00:00`` times, Duration as a TimeSpan object; see :mod:`.kestrun_json`), ``/tasks/result`` the unrolled
+output. Failures answer ``{error}`` or the route's ``{<verb>: false, id}`` body, not problem+json. Query
+names are case-insensitive, as in ASP.NET Core.
 """
 
 from __future__ import annotations
@@ -18,33 +19,41 @@ from ..models import Language, TaskSpec
 from .context import SERVICE
 from .inputs import Query
 from .jsonio import json_response
+from .kestrun_json import kestrun_output, kestrun_record
 
 PS_LOOP = """\
-for ($i = 1; $i -le $seconds; $i++) {
-    $TaskProgress.StatusMessage = "Sleeping ($i/$seconds)"
-    $TaskProgress.PercentComplete = [int](($i - 1) * 100 / $seconds)
+for ($i = 1; $i -le $sec; $i++) {
+    if ($i -lt $sec) {
+        $TaskProgress.StatusMessage = "Sleeping ($i/$sec)"
+        $TaskProgress.PercentComplete = [int][math]::Floor(($i - 1) * 100 / $sec)
+    }
     Start-Sleep -Seconds 1
 }
 $TaskProgress.Complete('Completed')
 """
 
 PS_SCRIPT = PS_LOOP + "'PS task done at ' + (Get-Date).ToString('o')\n"
-"""``/tasks/create/ps``: sleeps ``$seconds`` seconds in 1 s steps with progress, then reports the time."""
+"""``/tasks/create/ps``: ``$sec`` one-second sleeps, progress while ``i < sec``, then reports the time."""
 
 PS_RUN_SCRIPT = PS_LOOP + "Get-Date\n"
-"""``/tasks/run/ps``: the same loop, then the current date as the last output."""
+"""``/tasks/run/ps``: the same loop, then the current date as the output."""
 
 CS_SCRIPT = """\
-var step = Convert.ToInt32(total) / 5;
 for (var i = 1; i <= 5; i++)
 {
-    await Task.Delay(step, CancellationToken);
     TaskProgress.StatusMessage = $"Working {i}/5";
-    TaskProgress.PercentComplete = i * 20;
+    TaskProgress.PercentComplete = (i - 1) * 20;
+    await Task.Delay(total / 5);
 }
+TaskProgress.Complete("Completed");
 return "CS task done at " + DateTime.UtcNow.ToString("o");
 """
-"""``/tasks/create/cs``: five ``Task.Delay(total / 5)`` steps (cancellable), then reports the UTC time."""
+"""``/tasks/create/cs``: five ``Task.Delay(total / 5)`` steps without the token (a cancel lets it finish; it
+ends Stopped and keeps its result), then reports the UTC time."""
+
+MISSING_ID = "Missing 'id' query parameter"
+NOT_FOUND = "Task not found"
+NOT_COMPLETED = "Task is not in a completed state"
 
 HELLO = "Hello, Tasks World!"
 
@@ -61,19 +70,20 @@ def _positive_int(request: web.Request, name: str, default: int) -> int:
 
 
 def _required_id(request: web.Request) -> str | None:
-    value = (Query(request).get_str("id") or "").strip()
-    return value or None
+    """The ``id`` query value as given (ids may have spaces at either end), None when missing or blank."""
+    value = Query(request).get_str("id")
+    return value if value is not None and value.strip() else None
 
 
 def _missing_id() -> web.Response:
-    return json_response({"error": "Query parameter 'id' is required."}, status=400)
+    return json_response({"error": MISSING_ID}, status=400)
 
 
 @routes.get("/tasks/create/ps")
 async def create_ps(request: web.Request) -> web.Response:
     """Create (not start) the PowerShell loop for ``seconds`` (≤ 0 or missing → 2): ``{id, language}``."""
     seconds = _positive_int(request, "seconds", 2)
-    spec = TaskSpec(code=PS_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds})
+    spec = TaskSpec(code=PS_SCRIPT, language=Language.POWERSHELL, arguments={"sec": seconds})
     record = await request.app[SERVICE].create(spec)
     return json_response({"id": record["Id"], "language": Language.POWERSHELL.value})
 
@@ -111,28 +121,31 @@ async def start(request: web.Request) -> web.Response:
 
 @routes.get("/tasks/state")
 async def state(request: web.Request) -> web.Response:
-    """200 the task record; 404 ``{error}`` when unknown; 400 no id."""
+    """200 the task record (Kestrun's shape); 404 ``{error}`` when unknown; 400 no id."""
     task_id = _required_id(request)
     if task_id is None:
         return _missing_id()
     try:
-        return json_response(request.app[SERVICE].get(task_id))
-    except TaskNotFoundError as exc:
-        return json_response({"error": exc.detail}, status=404)
+        return json_response(kestrun_record(request.app[SERVICE].get(task_id)))
+    except TaskNotFoundError:
+        return json_response({"error": NOT_FOUND}, status=404)
 
 
 @routes.get("/tasks/result")
 async def result(request: web.Request) -> web.Response:
-    """200 the raw output; 404 ``{error}`` unknown; 409 ``{error}`` while not finished; 400 no id."""
+    """200 the output, unrolled (one PowerShell output object → that object, none → null); 404 ``{error}``
+    unknown; 409 ``{error}`` while not finished; 400 no id."""
     task_id = _required_id(request)
     if task_id is None:
         return _missing_id()
+    service = request.app[SERVICE]
     try:
-        return json_response(request.app[SERVICE].result(task_id)["Output"])
-    except TaskNotFoundError as exc:
-        return json_response({"error": exc.detail}, status=404)
-    except TaskConflictError as exc:
-        return json_response({"error": exc.detail}, status=409)
+        output = service.result(task_id)["Output"]
+        return json_response(kestrun_output(service.get(task_id)["Language"], output))
+    except TaskNotFoundError:
+        return json_response({"error": NOT_FOUND}, status=404)
+    except TaskConflictError:
+        return json_response({"error": NOT_COMPLETED}, status=409)
 
 
 @routes.get("/tasks/cancel")
@@ -149,15 +162,15 @@ async def remove(request: web.Request) -> web.Response:
 
 @routes.get("/tasks/list")
 async def list_all(request: web.Request) -> web.Response:
-    """200 every task record, newest first."""
-    return json_response(request.app[SERVICE].list())
+    """200 every task record (Kestrun's shape), newest first."""
+    return json_response([kestrun_record(r) for r in request.app[SERVICE].list()])
 
 
 @routes.get("/tasks/run/ps")
 async def run_ps(request: web.Request) -> web.Response:
     """Create and start the PowerShell loop for ``seconds`` (≤ 0 or missing → 1): 202 ``{id, started}``."""
     seconds = _positive_int(request, "seconds", 1)
-    spec = TaskSpec(code=PS_RUN_SCRIPT, language=Language.POWERSHELL, arguments={"seconds": seconds}, auto_start=True)
+    spec = TaskSpec(code=PS_RUN_SCRIPT, language=Language.POWERSHELL, arguments={"sec": seconds}, auto_start=True)
     record = await request.app[SERVICE].create(spec)
     return json_response({"id": record["Id"], "started": True}, status=202)
 
