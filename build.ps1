@@ -10,6 +10,9 @@
     Serve  : Build, then `krtasks serve` (token auth) on -Port.
     Demo   : Build, then `krtasks demo`: the tutorial routes, no auth, https://127.0.0.1:<Port>.
     Bench  : Build, then the benchmarks in bench/.
+    Fuzz   : Build, then the API contract test (schemathesis) with more examples and a random seed:
+             $env:KRTASKS_CONTRACT_EXAMPLES (default 300), $env:KRTASKS_CONTRACT_SEED (default random);
+             the report (JUnit and schemathesis' output) goes to build/fuzz/.
 .EXAMPLE
     dotnet pwsh ./build.ps1 -Task Test
 .EXAMPLE
@@ -17,7 +20,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Serve', 'Demo', 'Bench', 'Lint')]
+    [ValidateSet('Build', 'Test', 'Serve', 'Demo', 'Bench', 'Lint', 'Fuzz')]
     [string] $Task = 'Build',
     [int] $Port = $(if ($env:PORT) { [int]$env:PORT } else { 5000 }),
     # Extra arguments for pytest (e.g. -k name) in Test.
@@ -197,6 +200,18 @@ switch ($Task) {
     'Demo' {
         Invoke-Build
         & (Get-KrTasksCli) demo --port $Port
+        exit $LASTEXITCODE
+    }
+    'Fuzz' {
+        Invoke-Build
+        $report = Join-Path $Root 'build/fuzz'
+        New-Item -ItemType Directory -Force -Path $report | Out-Null
+        $env:KRTASKS_CONTRACT_EXAMPLES = if ($env:KRTASKS_CONTRACT_EXAMPLES) { $env:KRTASKS_CONTRACT_EXAMPLES } else { '300' }
+        $env:KRTASKS_CONTRACT_SEED = if ($env:KRTASKS_CONTRACT_SEED) { $env:KRTASKS_CONTRACT_SEED } else { 'random' }
+        $env:KRTASKS_CONTRACT_REPORT = $report
+        $env:KRTASKS_CONTRACT_BUDGET = '3000'
+        Write-Step "schemathesis: $env:KRTASKS_CONTRACT_EXAMPLES examples, seed $env:KRTASKS_CONTRACT_SEED (report in $report)"
+        & $VenvPython -m pytest (Join-Path $Root 'tests/python/test_api_contract.py') -s -k schemathesis -p no:cacheprovider | Out-Host
         exit $LASTEXITCODE
     }
     'Bench' {

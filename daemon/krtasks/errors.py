@@ -45,6 +45,16 @@ class TaskValidationError(TaskError):
         self.field = field
 
 
+class TaskUnprocessableError(TaskValidationError):
+    """A well-formed request the service cannot carry out as asked (HTTP 422); ``field`` names the field:
+    a parent that does not exist, a directory that does not exist, an argument name the engine provides
+    itself, a field that needs process isolation. The OpenAPI document refuses what is malformed (400); this is
+    what no schema can know."""
+
+    status = 422
+    title = "Unprocessable request"
+
+
 class CompileError(TaskError):
     """The code does not compile (or, for PowerShell, parse); nothing was registered (HTTP 422).
 

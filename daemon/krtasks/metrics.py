@@ -38,6 +38,8 @@ class Metrics:
     - ``krtasks_run_duration_seconds{language}``: StartedAt → CompletedAt of runs that started.
     - ``krtasks_abandoned_total``: cancelled runs whose code ignored cancellation past the grace period.
     - ``krtasks_compilations_total{language}``: C#/VB compilations (cache misses).
+    - ``krtasks_http_malformed_requests_total{reason}``: requests the HTTP parser refused (400), by the
+      parser's exception class (:mod:`krtasks.web.protocol_log`).
     """
 
     def __init__(self, by_state: Callable[[], dict[str, int]], queue_length: Callable[[], int]) -> None:
@@ -57,6 +59,12 @@ class Metrics:
         )
         self.compilations = Counter(
             "krtasks_compilations", "C#/VB compilations (compile cache misses).", ["language"], registry=self.registry
+        )
+        self.malformed_requests = Counter(
+            "krtasks_http_malformed_requests",
+            "Requests the HTTP parser refused with 400, by the parser's reason.",
+            ["reason"],
+            registry=self.registry,
         )
         self.registry.register(_StateCollector(by_state, queue_length))
 

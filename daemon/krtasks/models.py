@@ -70,12 +70,13 @@ class Language(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> Language:
-        """Accept the canonical names case-insensitively plus common aliases (ps, cs, vb, C#, VB.NET).
+        """Accept the canonical names case-insensitively plus common aliases (ps, cs, vb, C#, VB.NET); see
+        :data:`LANGUAGE_PATTERN`.
 
         Raises:
             ValueError: not a known language.
         """
-        lang = _LANGUAGE_ALIASES.get(value.strip().lower())
+        lang = _LANGUAGE_ALIASES.get(value.lower())
         if lang is None:
             raise ValueError(f"unknown language '{value}' (expected PowerShell, CSharp or VBNet)")
         return lang
@@ -96,6 +97,18 @@ _LANGUAGE_ALIASES = {
 }
 
 
+def case_insensitive(text: str) -> str:
+    """A regular expression matching ``text`` in any letter case (``ps`` → ``[pP][sS]``)."""
+    # Only the characters that are special in every dialect are escaped (ECMA 262 refuses an escaped "#").
+    return "".join(
+        f"[{c.lower()}{c.upper()}]" if c.isalpha() else "\\" + c if c in ".^$*+?()[]{}|\\/" else c for c in text
+    )
+
+
+LANGUAGE_PATTERN = "^(?:" + "|".join(case_insensitive(alias) for alias in _LANGUAGE_ALIASES) + ")$"
+"""What :meth:`Language.parse` accepts, as a regular expression for the API's document."""
+
+
 class StopReason(StrEnum):
     """Why the core asked a running task to stop (decides its final state and error)."""
 
@@ -107,6 +120,17 @@ class StopReason(StrEnum):
 
 Isolation = Literal["process", "thread"]
 """Where task code runs: in worker processes, or in the daemon's own threads."""
+
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+"""What ``str.strip()`` removes (Python's whitespace): a value made only of these is blank."""
+
+NOT_BLANK = "[^" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "]"
+"""A regular expression (ECMA 262 and Python alike) that finds a character that is not whitespace: a text
+field that must not be blank matches it somewhere. The request schemas use it, so the API's document and
+the service refuse the same names."""
+
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+"""Text without control characters (Unicode category Cc), as task ids must be."""
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 """Argument names: usable as a variable in PowerShell, C# and VB alike."""

@@ -35,6 +35,7 @@ from .statedir import (
 from .store import TaskStore, open_store
 from .tls import WILDCARD_HOSTS, CertificatePaths, ensure_certificate, server_context
 from .web.app import DEFAULT_MAX_BODY_BYTES, create_app
+from .web.protocol_log import ProtocolLog
 
 log = logging.getLogger("krtasks.server")
 
@@ -156,6 +157,7 @@ async def _serve(
         handler_cancellation=True,
         access_log=logging.getLogger("krtasks.access"),
         access_log_format=ACCESS_LOG_FORMAT,
+        logger=ProtocolLog(logging.getLogger("krtasks.http"), service.metrics.malformed_requests),
         # The shutdown hook ends waits and event streams, so open requests end quickly.
         shutdown_timeout=settings.service.stop_grace_seconds + 2.0,
     )

@@ -58,6 +58,10 @@ function New-KrTasksErrorRecord {
                 503 = @('KrTasks.Unavailable', $category::ResourceUnavailable)
             }
             $errorId, $errorCategory = if ($map.ContainsKey($status)) { $map[$status] } else { @("KrTasks.Http$status", $category::NotSpecified) }
+            # 422 is also a well-formed request naming what does not exist (a parent, a directory): not a compile error.
+            if ($status -eq 422 -and "$(Get-KrTasksMember $problem 'type')" -eq 'urn:krtasks:problem:unprocessable') {
+                $errorId, $errorCategory = 'KrTasks.InvalidRequest', $category::InvalidArgument
+            }
             if ($ErrorIdOverride) { $errorId = $ErrorIdOverride }
             $ex = [System.Net.Http.HttpRequestException]::new($detail, $null, [System.Net.HttpStatusCode]$status)
             if ($null -ne $problem) { $ex.Data['Problem'] = $problem }

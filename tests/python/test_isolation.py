@@ -299,7 +299,7 @@ def test_working_directory_must_exist(single: Daemon, tmp_path: Path) -> None:
     r = api.post(
         f"{single.url}/api/v1/tasks", json={"Code": "1", "WorkingDirectory": str(tmp_path / "nope")}, timeout=10
     )
-    assert r.status_code == 400 and r.json()["field"] == "WorkingDirectory"
+    assert r.status_code == 422 and r.json()["field"] == "WorkingDirectory"
 
 
 def test_thread_isolation_refuses_process_only_fields(tmp_path: Path) -> None:

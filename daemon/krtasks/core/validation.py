@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TaskValidationError
+from ..errors import TaskUnprocessableError, TaskValidationError
 from ..models import IDENTIFIER, RESERVED_ARGUMENTS, Isolation, Language, ServiceConfig, TaskSpec, TaskState
 from .entry import TaskEntry
 from .registry import Registry
@@ -91,9 +91,9 @@ def _check_arguments(arguments: Any) -> dict[str, Any]:
         if not IDENTIFIER.match(name):
             raise TaskValidationError("Arguments", f"'{name}' is not a valid variable name (letters, digits, _)")
         if name.lower() in RESERVED_ARGUMENTS:
-            raise TaskValidationError("Arguments", f"'{name}' is reserved (the engine provides it)")
+            raise TaskUnprocessableError("Arguments", f"'{name}' is reserved (the engine provides it)")
         if name.lower() in seen:
-            raise TaskValidationError("Arguments", f"'{name}' is given twice (names are case-insensitive)")
+            raise TaskUnprocessableError("Arguments", f"'{name}' is given twice (names are case-insensitive)")
         seen.add(name.lower())
     try:
         json.dumps(arguments, allow_nan=False)
@@ -108,6 +108,9 @@ MAX_CLIXML_DEPTH = 16
 MIN_MEMORY_MB = 64
 """Smallest MaxMemoryMB (MiB); a worker's own runtime takes ~150-250 MiB of it."""
 
+MAX_MEMORY_MB = 1 << 24
+"""Largest MaxMemoryMB (MiB, 16 TiB): beyond any machine, and within SQLite's integers."""
+
 
 def _check_context(spec: TaskSpec, isolation: Isolation) -> None:
     """MaxMemoryMB, WorkingDirectory and Environment: only in process isolation, and well-formed."""
@@ -121,11 +124,15 @@ def _check_context(spec: TaskSpec, isolation: Isolation) -> None:
         if value
     ]
     if given and isolation != "process":
-        raise TaskValidationError(given[0], "needs process isolation (the daemon runs with --isolation thread)")
-    if spec.max_memory_mb is not None and (isinstance(spec.max_memory_mb, bool) or spec.max_memory_mb < MIN_MEMORY_MB):
-        raise TaskValidationError("MaxMemoryMB", f"must be a whole number of MiB, at least {MIN_MEMORY_MB}")
-    if spec.working_directory is not None and not os.path.isdir(spec.working_directory):
-        raise TaskValidationError("WorkingDirectory", f"'{spec.working_directory}' is not an existing directory")
+        raise TaskUnprocessableError(given[0], "needs process isolation (the daemon runs with --isolation thread)")
+    memory = spec.max_memory_mb
+    if memory is not None and (isinstance(memory, bool) or not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB):
+        raise TaskValidationError("MaxMemoryMB", f"must be a whole number of MiB, {MIN_MEMORY_MB} to {MAX_MEMORY_MB}")
+    if spec.working_directory:  # "" is the default directory, like no value
+        if "\0" in spec.working_directory:
+            raise TaskValidationError("WorkingDirectory", "must not contain NUL")
+        if not os.path.isdir(spec.working_directory):
+            raise TaskUnprocessableError("WorkingDirectory", f"'{spec.working_directory}' is not an existing directory")
     if not isinstance(spec.environment, dict):
         raise TaskValidationError("Environment", "must be an object of name → string")
     for name, value in spec.environment.items():
@@ -160,7 +167,7 @@ def validate(spec: TaskSpec, registry: Registry, config: ServiceConfig) -> Valid
     language = parse_language(spec.language)
     if language == Language.POWERSHELL and (spec.extra_imports or spec.extra_refs):
         field_name = "ExtraImports" if spec.extra_imports else "ExtraRefs"
-        raise TaskValidationError(
+        raise TaskUnprocessableError(
             field_name,
             "applies to CSharp and VBNet code only (PowerShell: use Import-Module, Add-Type or 'using' in the script)",
         )
@@ -168,7 +175,7 @@ def validate(spec: TaskSpec, registry: Registry, config: ServiceConfig) -> Valid
     if spec.parent_id:
         parent = registry.find(spec.parent_id)
         if parent is None:
-            raise TaskValidationError("ParentId", f"no task with id '{spec.parent_id}'")
+            raise TaskUnprocessableError("ParentId", f"no task with id '{spec.parent_id}'")
     return ValidSpec(
         id=task_id,
         language=language,

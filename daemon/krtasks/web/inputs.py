@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, TypeVar
+import re
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_pascal
 
 from ..clixml import CLIXML, DEFAULT_DEPTH, decode_create_body
+from ..core.validation import MAX_CLIXML_DEPTH, MAX_ID_LENGTH, MAX_MEMORY_MB, MIN_MEMORY_MB
 from ..errors import TaskValidationError
-from ..models import Language, TaskSpec, TaskState
+from ..models import IDENTIFIER, LANGUAGE_PATTERN, NO_CONTROL, NOT_BLANK, Language, TaskSpec, TaskState
 from .problems import BodyValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,41 +40,71 @@ class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_pascal, extra="forbid", strict=True)
 
 
+NonBlank = Annotated[str, Field(pattern=NOT_BLANK)]
+"""Text with something else than whitespace in it."""
+
+NoNul = Annotated[str, Field(pattern="^[^\\u0000]*$")]
+"""Text without NUL (paths, environment values)."""
+
+ArgumentName = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
+"""A name usable as a variable in PowerShell, C# and VB alike."""
+
+VariableName = Annotated[str, Field(pattern="^[^=\\u0000]+$")]
+"""An environment variable's name: not empty, no ``=``, no NUL."""
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type: ``6.0`` is the integer 6 (JSON Schema's ``integer`` agrees), ``6.5`` is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+MemoryMB = Annotated[int, Field(ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB), BeforeValidator(_whole_number)]
+"""MiB of resident memory; an integer, also when written with a zero fraction (``6.0``), never a boolean."""
+
+Depth = Annotated[int, Field(ge=1, le=MAX_CLIXML_DEPTH), BeforeValidator(_whole_number)]
+"""A CliXml serialisation depth (an integer as :data:`MemoryMB`)."""
+
+
 class CreateTaskBody(_Body):
-    """Body of ``POST /api/v1/tasks``. ``TimeoutSeconds`` in seconds (> 0)."""
+    """Body of ``POST /api/v1/tasks``. ``TimeoutSeconds`` in seconds (> 0). Its JSON schema is as strict as the
+    server: what the schema allows is well formed (a 422 then says what the service cannot do with it)."""
 
     code: str = Field(description="The script or snippet to run (empty code is a task with no output).")
-    language: str = Field(default="PowerShell", description="PowerShell, CSharp or VBNet (aliases ps, cs, vb).")
+    language: str = Field(
+        default="PowerShell",
+        pattern=LANGUAGE_PATTERN,
+        description="PowerShell, CSharp or VBNet (case-insensitive; aliases ps, pwsh, cs, c#, vb, vb.net).",
+    )
     id: str | None = Field(
         default=None,
+        max_length=MAX_ID_LENGTH,
+        pattern=NO_CONTROL,
         description="Caller-chosen id (unique, case-insensitive; up to 128 characters, no control characters; "
         "none or blank: a new one).",
     )
-    name: str | None = None
+    name: NonBlank | None = Field(default=None, description='Display name (default "Task <id>").')
     description: str | None = None
-    arguments: dict[str, Any] | None = Field(default=None, description="Variables handed to the code.")
+    arguments: dict[ArgumentName, Any] | None = Field(default=None, description="Variables handed to the code.")
     auto_start: bool = False
     timeout_seconds: float | None = Field(default=None, gt=0, description="Run time limit in seconds.")
-    parent_id: str | None = None
-    extra_imports: list[str] | None = Field(default=None, description="Extra namespaces (C#/VB).")
-    extra_refs: list[str] | None = Field(default=None, description="Extra assemblies, names or paths (C#/VB).")
-    max_memory_mb: int | None = Field(
+    parent_id: str | None = Field(default=None, description='The parent task\'s id ("" or none: a root task).')
+    extra_imports: list[NonBlank] | None = Field(default=None, description="Extra namespaces (C#/VB).")
+    extra_refs: list[NonBlank] | None = Field(default=None, description="Extra assemblies, names or paths (C#/VB).")
+    max_memory_mb: MemoryMB | None = Field(
         default=None,
         alias="MaxMemoryMB",
-        ge=64,
         description="Kill the task's worker when its resident memory passes this (MiB; the worker's own runtime "
         "counts, ~150-250 MiB). Process isolation only.",
     )
-    working_directory: str | None = Field(
-        default=None, description="The task's current directory (must exist). Process isolation only."
+    working_directory: NoNul | None = Field(
+        default=None,
+        description="The task's current directory (must exist; \"\" or none: the daemon's). Process isolation only.",
     )
-    environment: dict[str, str] | None = Field(
+    environment: dict[VariableName, NoNul] | None = Field(
         default=None, description="Environment variables added for this task only. Process isolation only."
     )
-    serialization_depth: int | None = Field(
+    serialization_depth: Depth | None = Field(
         default=None,
-        ge=1,
-        le=16,
         description="Also keep the output as CliXml, serialised this deep, for results asked for as "
         "application/clixml+xml (a CliXml request keeps it at depth 4 unless it says otherwise).",
     )
@@ -97,10 +138,22 @@ class CreateTaskBody(_Body):
 
 
 class RenameTaskBody(_Body):
-    """Body of ``PATCH /api/v1/tasks/{id}``: at least one of Name, Description."""
+    """Body of ``PATCH /api/v1/tasks/{id}``: at least one of Name, Description, neither blank."""
 
-    name: str | None = None
-    description: str | None = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # Absent means "leave it"; an explicit null is refused (the schema says string, so does the server).
+    name: Annotated[NonBlank | None, WithJsonSchema({"type": "string", "pattern": NOT_BLANK})] = None
+    description: Annotated[NonBlank | None, WithJsonSchema({"type": "string", "pattern": NOT_BLANK})] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if value is None:
+                    raise ValueError(f"{key} must be a string, not null")
+        return data
 
 
 def _is_json(content_type: str) -> bool:
@@ -210,14 +263,23 @@ def validate_fields(data: dict[str, Any], model: type[M]) -> M:
     except ValidationError as exc:
         errors = []
         for err in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in err["loc"]) or "body"
+            loc = [str(p) for p in err["loc"]]
+            field = loc[0] if loc else "body"
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = "unknown field"
             elif message.startswith("Value error, "):
                 message = message.removeprefix("Value error, ")
+            if len(loc) > 1:  # inside the field: name the key or item, e.g. Arguments key '1bad'
+                where = f"key {loc[1]!r}" if loc[-1] == "[key]" else "item " + ".".join(loc[1:])
+                message = f"{where}: {message}"
             errors.append({"field": field, "message": message})
         raise BodyValidationError(errors) from None
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+"""Query numbers as JSON writes them (RFC 8259 §6): no spaces, underscores, signs of +, or non-ASCII digits."""
 
 
 class Query:
@@ -233,49 +295,51 @@ class Query:
         """The raw value, or None when absent."""
         return self._values.get(name.lower())
 
-    def get_int(self, name: str, *, minimum: int = 0, maximum: int | None = None) -> int | None:
-        """An integer in ``[minimum, maximum]``, or None when absent."""
+    def _typed(self, name: str) -> str | None:
+        """The raw value of a typed parameter: None when absent; an empty value is refused (400)."""
         raw = self.get_str(name)
-        if raw is None or raw == "":
+        if raw == "":
+            raise TaskValidationError(name, "a value is required (leave the parameter out for the default)")
+        return raw
+
+    def get_int(self, name: str, *, minimum: int = 0, maximum: int | None = None) -> int | None:
+        """An integer in ``[minimum, maximum]`` written in ASCII digits, or None when absent."""
+        raw = self._typed(name)
+        if raw is None:
             return None
-        try:
-            value = int(raw)
-        except ValueError:
-            raise TaskValidationError(name, f"an integer is required, not '{raw}'") from None
+        if not _INTEGER.fullmatch(raw):
+            raise TaskValidationError(name, f"an integer is required, not '{raw}'")
+        value = int(raw)
         if value < minimum or (maximum is not None and value > maximum):
             bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
             raise TaskValidationError(name, f"must be {bound}")
         return value
 
     def get_float(self, name: str, *, minimum: float = 0.0) -> float | None:
-        """A finite number ≥ ``minimum``, or None when absent."""
-        raw = self.get_str(name)
-        if raw is None or raw == "":
+        """A finite number ≥ ``minimum`` written as a JSON number (RFC 8259 §6), or None when absent."""
+        raw = self._typed(name)
+        if raw is None:
             return None
-        try:
-            value = float(raw)
-        except ValueError:
-            raise TaskValidationError(name, f"a number is required, not '{raw}'") from None
-        if not value >= minimum or value == float("inf"):
+        if not _NUMBER.fullmatch(raw):
+            raise TaskValidationError(name, f"a number is required, not '{raw}'")
+        value = float(raw)
+        if not value >= minimum or math.isinf(value):
             raise TaskValidationError(name, f"must be a finite number of at least {minimum:g}")
         return value
 
     def get_bool(self, name: str, default: bool = False) -> bool:
-        """``true``/``false``/``1``/``0`` (any case); ``default`` when absent."""
-        raw = self.get_str(name)
-        if raw is None or raw == "":
+        """``true`` or ``false`` in any letter case (PowerShell writes ``True``); ``default`` when absent."""
+        raw = self._typed(name)
+        if raw is None:
             return default
-        lowered = raw.lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise TaskValidationError(name, f"true or false is required, not '{raw}'")
+        if raw.lower() not in ("true", "false"):
+            raise TaskValidationError(name, f"true or false is required, not '{raw}'")
+        return raw.lower() == "true"
 
     def state(self, name: str = "State") -> str | None:
         """A task state name, case-insensitive, returned in its canonical form (``running`` → ``Running``)."""
-        raw = self.get_str(name)
-        if not raw:
+        raw = self._typed(name)
+        if raw is None:
             return None
         for state in TaskState:
             if state.value.lower() == raw.lower():
@@ -284,8 +348,8 @@ class Query:
 
     def language(self, name: str = "Language") -> str | None:
         """A language name or alias, returned canonical (``cs`` → ``CSharp``)."""
-        raw = self.get_str(name)
-        if not raw:
+        raw = self._typed(name)
+        if raw is None:
             return None
         try:
             return Language.parse(raw).value

@@ -1,291 +1,341 @@
 """The OpenAPI 3.1 description of the REST API, next to the routes.
 
-A test compares its paths and methods with the registered routes and calls each one, so the document
-cannot drift from the code. Request-body schemas come from the pydantic models that validate them, and
-response schemas from the typed model's TypedDicts (:mod:`krtasks.models`), so field names and enums are
-the code's own.
+The document is the contract the contract test (schemathesis, ``tests/python/test_api_contract.py``) holds
+the server to: every status an operation can answer, with its media type and headers; request bodies as
+strict as the server; links from ``createTask`` to the per-task operations. A unit test compares its paths
+and methods with the registered routes. Schemas live in :mod:`krtasks.web.openapi_schemas`.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import json
 from typing import Any
 
-from pydantic import TypeAdapter
-from pydantic.json_schema import JsonSchemaMode
-
 from .. import __version__
-from ..models import (
-    ProgressEventJson,
-    StreamEventJson,
-    StreamPageJson,
-    TaskRecordJson,
-    TaskResultJson,
-    TaskState,
-)
-from .inputs import CreateTaskBody, RenameTaskBody
+from ..clixml import CLIXML
+from ..core.validation import MAX_ID_LENGTH
+from ..models import LANGUAGE_PATTERN, NO_CONTROL, TaskState, case_insensitive
+from .openapi_schemas import component_schemas, ref
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
+_SSE = "text/event-stream"
 
-_TYPED: dict[str, Any] = {
-    "TaskRecord": TaskRecordJson,
-    "TaskResult": TaskResultJson,
-    "StreamRecords": StreamPageJson,
-    "ProgressEvent": ProgressEventJson,
-    "StreamEvent": StreamEventJson,
+_PROBLEM_TEXT = {
+    400: "Malformed request: a field or parameter the document refuses (`field` and `errors` name them)",
+    401: "Missing or wrong bearer token (with WWW-Authenticate)",
+    404: "No task with this id",
+    409: "The task's state does not allow this (or the id is taken)",
+    413: "Body over the size limit (1 MiB by default)",
+    415: "Body of a media type the operation does not take",
+    422: "Well formed, but not possible: the code does not compile (`diagnostics`), or a named parent or "
+    "directory does not exist, or a field needs process isolation",
+    500: "Unexpected error, logged under `requestId`",
 }
-"""Schemas generated from the typed model (:mod:`krtasks.models`), under these names."""
 
-
-def _typed_schemas() -> dict[str, Any]:
-    """The JSON schemas of the record types, with nested types as components of their own (named without
-    the ``Json`` suffix of their TypedDicts)."""
-    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
-        (name, "serialization", TypeAdapter(t)) for name, t in _TYPED.items()
-    ]
-    keys, defs = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
-    text = json.dumps(defs["$defs"])
-    names = {name.removesuffix("Json") for name in defs["$defs"]}
-    for name in names:
-        text = text.replace(f'"#/components/schemas/{name}Json"', f'"#/components/schemas/{name}"')
-    schemas: dict[str, Any] = {k.removesuffix("Json"): v for k, v in json.loads(text).items()}
-    for (name, _mode), ref in keys.items():
-        target = ref["$ref"].rsplit("/", 1)[1].removesuffix("Json")
-        if target != name:
-            schemas[name] = schemas.pop(target)
-    return schemas
-
-
-_SCHEMAS: dict[str, Any] = {
-    "Health": {
-        "type": "object",
-        "properties": {
-            "Status": {"type": "string"},
-            "Version": {"type": "string"},
-            "Isolation": {"type": "string", "enum": ["process", "thread"]},
-        },
-        "required": ["Status", "Version", "Isolation"],
-    },
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details.",
-        "properties": {
-            "type": {"type": "string", "format": "uri"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "field": {"type": "string", "description": "400: the request field at fault."},
-            "errors": {"type": "array", "items": {"type": "object"}},
-            "diagnostics": {
-                "type": "array",
-                "description": "422: compiler messages.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "Id": {"type": "string"},
-                        "Severity": {"type": "string"},
-                        "Message": {"type": "string"},
-                        "Line": {"type": ["integer", "null"]},
-                        "Column": {"type": ["integer", "null"]},
-                    },
-                },
-            },
-            "requestId": {"type": "string"},
-        },
-        "required": ["type", "title", "status", "detail"],
-    },
+_REQUEST_ID = {
+    "description": "The request's id, also in the daemon's log lines.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
 }
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _headers(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}, **(extra or {})}
 
 
 def _ok(
-    description: str, schema: dict[str, Any], media: str = _JSON, headers: dict[str, Any] | None = None
+    description: str,
+    schema: dict[str, Any] | None = None,
+    media: str = _JSON,
+    headers: dict[str, Any] | None = None,
+    links: dict[str, Any] | None = None,
+    more: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description, "content": {media: {"schema": schema}}}
-    if headers:
-        out["headers"] = headers
+    out: dict[str, Any] = {"description": description, "headers": _headers(headers)}
+    if schema is not None:
+        out["content"] = {media: {"schema": schema}, **(more or {})}
+    if links:
+        out["links"] = links
     return out
 
 
 def _problems(*statuses: int) -> dict[str, Any]:
-    text = {
-        400: "Invalid field or malformed JSON",
-        401: "Missing or wrong bearer token",
-        404: "Unknown task id",
-        409: "Wrong state for this request",
-        413: "Body over the size limit",
-        415: "Body is not JSON",
-        422: "The code does not compile",
-    }
-    return {str(s): {"description": text[s], "content": {_PROBLEM: {"schema": _ref("Problem")}}} for s in statuses}
+    """Problem responses for ``statuses``, plus 500 (every operation can fail unexpectedly)."""
+    out: dict[str, Any] = {}
+    for status in (*statuses, 500):
+        response: dict[str, Any] = {
+            "description": _PROBLEM_TEXT[status],
+            "headers": _headers(),
+            "content": {_PROBLEM: {"schema": ref("Problem")}},
+        }
+        if status == 401:
+            response["headers"]["WWW-Authenticate"] = {
+                "description": 'The challenge: Bearer realm="krtasks" (RFC 6750 §3).',
+                "required": True,
+                "schema": {"type": "string", "pattern": "^Bearer "},
+            }
+        out[str(status)] = response
+    return out
 
 
 _ID = {
     "name": "id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string"},
-    "description": "Task id (case-insensitive).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": NO_CONTROL},
+    "description": "Task id (case-insensitive; percent-encoded in the path).",
 }
 
+_SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
+
+def _query(name: str, schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
+    out = {
         "name": name,
         "in": "query",
         "required": False,
         "schema": schema,
-        "description": description + " Query names are case-insensitive.",
+        "description": description + " Parameter names are case-insensitive.",
+    }
+    if example is not None:
+        out["example"] = example
+    return out
+
+
+_STATE_PATTERN = "^(?:" + "|".join(case_insensitive(s.value) for s in TaskState) + ")$"
+
+_PER_TASK = {
+    "getTask": "One task.",
+    "renameTask": "Rename it.",
+    "removeTask": "Remove it.",
+    "startTask": "Start it.",
+    "cancelTask": "Cancel it.",
+    "getTaskResult": "Its result, once finished.",
+    "getTaskStreams": "Its stream records.",
+    "waitTask": "Wait for its end.",
+    "getTaskEvents": "Follow its events.",
+}
+
+
+_CREATE_EXAMPLES = {
+    "powershell": {
+        "summary": "PowerShell with an argument, started at once",
+        "value": {"Code": '"Hello, $Name"', "Arguments": {"Name": "World"}, "AutoStart": True, "Name": "hello"},
+    },
+    "csharp": {
+        "summary": "A C# snippet: its last expression is the result",
+        "value": {"Language": "CSharp", "Code": "return N * (N + 1) / 2;", "Arguments": {"N": 10}, "AutoStart": True},
+    },
+    "timeout": {
+        "summary": "Created, not started; stopped after 30 s once started",
+        "value": {"Code": "Start-Sleep -Seconds 1; 'done'", "TimeoutSeconds": 30},
+    },
+}
+
+
+def _links(*operations: str) -> dict[str, Any]:
+    """Links to per-task operations with the task id from the response's record (OpenAPI 3.1 §4.8.20)."""
+    return {
+        op: {"operationId": op, "parameters": {"id": "$response.body#/Id"}, "description": _PER_TASK[op]}
+        for op in operations
     }
 
 
+def _operation(operation_id: str, summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"operationId": operation_id, "summary": summary, "security": _SECURED, "responses": responses, **more}
+
+
 def _build() -> dict[str, Any]:
-    record = _ok("The task record", _ref("TaskRecord"))
+    record = _ok("The task record", ref("TaskRecord"))
+    json_body = {
+        "required": True,
+        "content": {
+            _JSON: {
+                "schema": ref("RenameTask"),
+                "examples": {"rename": {"value": {"Name": "nightly report", "Description": "Sums the day's logs."}}},
+            }
+        },
+    }
     paths: dict[str, Any] = {
         "/api/v1/health": {
             "get": {
                 "operationId": "getHealth",
-                "summary": "Liveness and version (no token needed).",
+                "summary": "Liveness, version and isolation mode (no token needed).",
                 "security": [],
-                "responses": {"200": _ok("The daemon answers", _ref("Health"))},
+                "responses": {"200": _ok("The daemon answers", ref("Health")), **_problems()},
             }
         },
         "/api/v1/openapi.json": {
-            "get": {
-                "operationId": "getOpenApi",
-                "summary": "This document.",
-                "responses": {"200": _ok("OpenAPI 3.1 document", {"type": "object"}), **_problems(401)},
-            }
+            "get": _operation(
+                "getOpenApi",
+                "This document.",
+                {"200": _ok("OpenAPI 3.1 document", {"type": "object"}), **_problems(401)},
+            )
         },
         "/api/v1/tasks": {
-            "post": {
-                "operationId": "createTask",
-                "summary": "Create a task (and start it with AutoStart).",
-                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateTask")}}},
-                "responses": {
+            "post": _operation(
+                "createTask",
+                "Create a task (and start it with AutoStart). As CliXml (application/clixml+xml): a hashtable of "
+                "the same fields, whose Arguments keep their .NET types.",
+                {
                     "201": _ok(
                         "Created",
-                        _ref("TaskRecord"),
-                        headers={"Location": {"schema": {"type": "string"}, "description": "URL of the new task."}},
+                        ref("TaskRecord"),
+                        headers={
+                            "Location": {
+                                "description": "Path of the new task.",
+                                "required": True,
+                                "schema": {"type": "string", "pattern": "^/api/v1/tasks/"},
+                            }
+                        },
+                        links=_links(*_PER_TASK),
                     ),
                     **_problems(400, 401, 409, 413, 415, 422),
                 },
-            },
-            "get": {
-                "operationId": "listTasks",
-                "summary": "Tasks, newest first.",
-                "parameters": [
-                    _query("State", {"type": "string", "enum": [s.value for s in TaskState]}, "Only this state."),
-                    _query("Language", {"type": "string"}, "Only this language (PowerShell, CSharp, VBNet)."),
-                    _query("Name", {"type": "string"}, "Name pattern; * and ? wildcards, case-insensitive."),
-                    _query("ParentId", {"type": "string"}, "Only children of this task (empty: root tasks)."),
-                    _query("Limit", {"type": "integer", "minimum": 0}, "At most this many records."),
-                    _query("Offset", {"type": "integer", "minimum": 0}, "Skip this many records first."),
-                ],
-                "responses": {
+                requestBody={
+                    "required": True,
+                    "content": {
+                        _JSON: {"schema": ref("CreateTask"), "examples": _CREATE_EXAMPLES},
+                        CLIXML: {
+                            "schema": {
+                                "type": "string",
+                                "description": "PowerShell CliXml (Export-Clixml) of a hashtable of CreateTask's "
+                                "fields.",
+                            }
+                        },
+                    },
+                },
+            ),
+            "get": _operation(
+                "listTasks",
+                "Tasks, newest first.",
+                {
                     "200": _ok(
                         "Records",
-                        {"type": "array", "items": _ref("TaskRecord")},
+                        {"type": "array", "items": ref("TaskRecord")},
                         headers={
-                            "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matches before paging."}
+                            "X-Total-Count": {
+                                "description": "Matches before paging.",
+                                "required": True,
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                            }
                         },
                     ),
                     **_problems(400, 401),
                 },
-            },
+                parameters=[
+                    _query("State", {"type": "string", "pattern": _STATE_PATTERN}, "Only this state.", "Completed"),
+                    _query(
+                        "Language",
+                        {"type": "string", "pattern": LANGUAGE_PATTERN},
+                        "Only this language (PowerShell, CSharp, VBNet or an alias).",
+                    ),
+                    _query("Name", {"type": "string"}, "Name pattern; * and ? wildcards, case-insensitive."),
+                    _query("ParentId", {"type": "string"}, "Only children of this task (empty: root tasks)."),
+                    _query("Limit", {"type": "integer", "minimum": 0}, "At most this many records.", 20),
+                    _query("Offset", {"type": "integer", "minimum": 0}, "Skip this many records first."),
+                ],
+            ),
         },
         "/api/v1/tasks/{id}": {
             "parameters": [_ID],
-            "get": {
-                "operationId": "getTask",
-                "summary": "One task.",
-                "responses": {"200": record, **_problems(401, 404)},
-            },
-            "patch": {
-                "operationId": "renameTask",
-                "summary": "Set Name and/or Description (blank values refused).",
-                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RenameTask")}}},
-                "responses": {"200": record, **_problems(400, 401, 404, 413, 415)},
-            },
-            "delete": {
-                "operationId": "removeTask",
-                "summary": "Remove a task and its children.",
-                "parameters": [_query("Force", {"type": "boolean"}, "Cancel a running task first and wait.")],
-                "responses": {"204": {"description": "Removed"}, **_problems(400, 401, 404, 409)},
-            },
+            "get": _operation("getTask", "One task.", {"200": record, **_problems(401, 404)}),
+            "patch": _operation(
+                "renameTask",
+                "Set Name and/or Description (blank values refused).",
+                {"200": record, **_problems(400, 401, 404, 413, 415)},
+                requestBody=json_body,
+            ),
+            "delete": _operation(
+                "removeTask",
+                "Remove a task and its children.",
+                {"204": _ok("Removed"), **_problems(400, 401, 404, 409)},
+                parameters=[
+                    _query(
+                        "Force",
+                        {
+                            "type": "string",
+                            "pattern": "^(?:" + case_insensitive("true") + "|" + case_insensitive("false") + ")$",
+                        },
+                        "true (any letter case): cancel a running task and its children first, and wait.",
+                    )
+                ],
+            ),
         },
         "/api/v1/tasks/{id}/start": {
             "parameters": [_ID],
-            "post": {
-                "operationId": "startTask",
-                "summary": "Start a NotStarted task (Running, or Queued when slots are busy).",
-                "responses": {"202": _ok("Started", _ref("TaskRecord")), **_problems(401, 404, 409)},
-            },
+            "post": _operation(
+                "startTask",
+                "Start a NotStarted task (Running, or Queued when slots are busy).",
+                {
+                    "202": _ok("Started", ref("TaskRecord"), links=_links("cancelTask", "waitTask", "getTaskEvents")),
+                    **_problems(401, 404, 409),
+                },
+            ),
         },
         "/api/v1/tasks/{id}/cancel": {
             "parameters": [_ID],
-            "post": {
-                "operationId": "cancelTask",
-                "summary": "Cancel a task that has not finished.",
-                "responses": {"202": _ok("Cancel issued", _ref("TaskRecord")), **_problems(401, 404, 409)},
-            },
+            "post": _operation(
+                "cancelTask",
+                "Cancel a task that has not finished.",
+                {"202": _ok("Cancel issued", ref("TaskRecord")), **_problems(401, 404, 409)},
+            ),
         },
         "/api/v1/tasks/{id}/result": {
             "parameters": [_ID],
-            "get": {
-                "operationId": "getTaskResult",
-                "summary": "Output and error of a finished task.",
-                "responses": {"200": _ok("The result", _ref("TaskResult")), **_problems(401, 404, 409)},
-            },
+            "get": _operation(
+                "getTaskResult",
+                "Output and error of a finished task; as CliXml with Accept: application/clixml+xml.",
+                {
+                    "200": _ok(
+                        "The result",
+                        ref("TaskResult"),
+                        more={CLIXML: {"schema": {"type": "string", "description": "The result as CliXml."}}},
+                    ),
+                    **_problems(401, 404, 409),
+                },
+            ),
         },
         "/api/v1/tasks/{id}/streams": {
             "parameters": [_ID],
-            "get": {
-                "operationId": "getTaskStreams",
-                "summary": "Error, Warning, Verbose, Debug and Information records.",
-                "parameters": [_query("Since", {"type": "integer", "minimum": 0}, "First record index to return.")],
-                "responses": {"200": _ok("Records", _ref("StreamRecords")), **_problems(400, 401, 404)},
-            },
+            "get": _operation(
+                "getTaskStreams",
+                "Error, Warning, Verbose, Debug and Information records.",
+                {"200": _ok("Records", ref("StreamRecords")), **_problems(400, 401, 404)},
+                parameters=[_query("Since", {"type": "integer", "minimum": 0}, "First record index to return.")],
+            ),
         },
         "/api/v1/tasks/{id}/wait": {
             "parameters": [_ID],
-            "get": {
-                "operationId": "waitTask",
-                "summary": "The record once finished, or after Timeout seconds.",
-                "parameters": [_query("Timeout", {"type": "number", "minimum": 0}, "Seconds to wait at most.")],
-                "responses": {"200": record, **_problems(400, 401, 404)},
-            },
+            "get": _operation(
+                "waitTask",
+                "The record once finished, or after Timeout seconds.",
+                {"200": record, **_problems(400, 401, 404)},
+                parameters=[_query("Timeout", {"type": "number", "minimum": 0}, "Seconds to wait at most.", 0.1)],
+            ),
         },
         "/api/v1/tasks/{id}/events": {
             "parameters": [_ID],
-            "get": {
-                "operationId": "getTaskEvents",
-                "summary": "Server-Sent Events: state (record), progress ({Id, Progress}), stream (record); "
-                "ends after the final state.",
-                "responses": {
-                    "200": _ok("Event stream", {"type": "string"}, media="text/event-stream"),
-                    "204": {"description": "Reconnect (Last-Event-ID) to a finished task: nothing more to send."},
+            "get": _operation(
+                "getTaskEvents",
+                "Server-Sent Events (one schema per event kind); ends after the final state.",
+                {
+                    "200": _ok("Event stream", ref("TaskEvent"), media=_SSE),
+                    "204": _ok("Reconnect (Last-Event-ID) to a finished task: nothing more to send."),
                     **_problems(401, 404),
                 },
-            },
+            ),
         },
         "/metrics": {
-            "get": {
-                "operationId": "getMetrics",
-                "summary": "Prometheus metrics (text exposition format).",
-                "responses": {"200": _ok("Metrics", {"type": "string"}, media="text/plain"), **_problems(401)},
-            }
+            "get": _operation(
+                "getMetrics",
+                "Prometheus metrics (text exposition format 0.0.4).",
+                {"200": _ok("Metrics", {"type": "string"}, media="text/plain"), **_problems(401)},
+            )
         },
     }
-    schemas = {**_typed_schemas(), **copy.deepcopy(_SCHEMAS)}
-    schemas["CreateTask"] = CreateTaskBody.model_json_schema(by_alias=True)
-    schemas["RenameTask"] = RenameTaskBody.model_json_schema(by_alias=True)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -295,10 +345,11 @@ def _build() -> dict[str, Any]:
             "problem details (application/problem+json).",
         },
         "servers": [{"url": "/"}],
-        "security": [{"bearer": []}],
+        "security": _SECURED,
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": component_schemas(),
+            "headers": {"RequestId": _REQUEST_ID},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -14,7 +14,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import CompileError, TaskConflictError, TaskError, TaskNotFoundError, TaskValidationError
+from ..errors import (
+    CompileError,
+    TaskConflictError,
+    TaskError,
+    TaskNotFoundError,
+    TaskUnprocessableError,
+    TaskValidationError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 """Media type of problem documents (RFC 9457 §3)."""
@@ -37,9 +44,11 @@ _TYPES: dict[int, tuple[str, str]] = {
 _TASK_TYPES: dict[type[TaskError], str] = {
     TaskNotFoundError: "task-not-found",
     TaskConflictError: "conflict",
+    TaskUnprocessableError: "unprocessable",
     TaskValidationError: "invalid-request",
     CompileError: "compile-error",
 }
+"""Problem type slugs by error class (the first match wins: subclasses before their bases)."""
 
 
 def problem_type(slug: str) -> str:

@@ -7,6 +7,8 @@ middleware answers them.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -26,7 +28,7 @@ routes = web.RouteTableDef()
 
 
 def _task_url(task_id: str) -> str:
-    return f"{API}/tasks/{task_id}"
+    return f"{API}/tasks/{quote(task_id, safe='')}"
 
 
 @routes.get(API + "/health")

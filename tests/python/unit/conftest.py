@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from krtasks.core.service import TaskService
 from krtasks.models import ServiceConfig
 from krtasks.store import TaskStore
 from unit.fakes import FakeClock, FakeEngines, ServiceFactory
+from unit.http import app_client
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,3 +59,10 @@ def make_service(clock: FakeClock, engines: FakeEngines) -> ServiceFactory:
 async def svc(make_service: ServiceFactory) -> AsyncIterator[TaskService]:
     async with make_service(max_runspaces=2) as service:
         yield service
+
+
+@pytest.fixture
+async def client(engines: FakeEngines, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
+    """The application on the fakes behind aiohttp's test client (:func:`unit.http.app_client`)."""
+    async with app_client(engines, clock) as c:
+        yield c

@@ -3,56 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from krtasks.core.service import TaskService
-from krtasks.models import ServiceConfig
-from krtasks.web.app import create_app
-from unit.fakes import FakeClock, FakeEngines, Script
-
-PROBLEM = "application/problem+json"
-TOKEN = "unit-test-token-0123456789abcdefghijklmnopq"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def client(engines: FakeEngines, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
-    engines.scripts["slow"] = Script(forever=True)
-    service = TaskService(
-        ServiceConfig(max_runspaces=2, stop_grace_seconds=0.5),
-        engines=engines,
-        clock=clock.now,
-        monotonic=clock.monotonic,
-    )
-    app = create_app(service, token=TOKEN, max_body_bytes=64 * 1024)
-    async with TestClient(TestServer(app)) as c:
-        yield c
-
-
-async def problem(r: ClientResponse, status: int, field: str | None = None) -> dict[str, Any]:
-    assert r.status == status, await r.text()
-    assert r.headers["Content-Type"].startswith(PROBLEM)
-    body: dict[str, Any] = await r.json(content_type=None)
-    assert {"type", "title", "status", "detail"} <= set(body)
-    assert body["status"] == status and body["type"].startswith("urn:krtasks:problem:")
-    assert "Traceback" not in await r.text()
-    if field is not None:
-        assert body["field"] == field, body
-        assert field in body["detail"]
-    return body
-
-
-async def create(client: TestClient[Any, Any], **body: Any) -> dict[str, Any]:
-    r = await client.post("/api/v1/tasks", json=body, headers=AUTH)
-    assert r.status == 201, await r.text()
-    record: dict[str, Any] = await r.json()
-    return record
-
+from unit.fakes import FakeEngines, Script
+from unit.http import AUTH, TOKEN, create, problem
 
 # --------------------------------------------------------------------------------------------------- auth
 
@@ -202,13 +159,23 @@ async def test_malformed_json_is_400(client: TestClient[Any, Any]) -> None:
         ({"Code": "1", "Arguments": {"1bad": 1}}, "Arguments"),
         ({"Code": "1", "ExtraImports": "System.Text"}, "ExtraImports"),
         ({"Code": "1", "Bogus": True}, "Bogus"),
-        ({"Code": "1", "ParentId": "no-such-parent"}, "ParentId"),
         ({"Code": "1", "Id": "has\u0007bell"}, "Id"),
         ({"Code": "1", "Id": "x" * 129}, "Id"),
     ],
 )
 async def test_invalid_field_is_400_naming_it(client: TestClient[Any, Any], body: dict[str, Any], field: str) -> None:
     await problem(await client.post("/api/v1/tasks", json=body, headers=AUTH), 400, field)
+
+
+async def test_well_formed_but_unprocessable_is_422(client: TestClient[Any, Any]) -> None:
+    # the body is valid JSON of the right shape, but names something that does not exist or cannot go together
+    for body, field in (
+        ({"Code": "1", "ParentId": "no-such-parent"}, "ParentId"),
+        ({"Code": "1", "Arguments": {"a": 1, "A": 2}}, "Arguments"),
+        ({"Code": "1", "ExtraImports": ["System.Text"]}, "ExtraImports"),
+    ):
+        body_ = await problem(await client.post("/api/v1/tasks", json=body, headers=AUTH), 422, field)
+        assert body_["type"] == "urn:krtasks:problem:unprocessable"
 
 
 async def test_field_names_are_case_insensitive(client: TestClient[Any, Any]) -> None:
