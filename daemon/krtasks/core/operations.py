@@ -40,9 +40,9 @@ class TaskOperations:
         self._journal = journal
         self._clock = clock
 
-    async def create(self, spec: TaskSpec) -> TaskRecordJson:
+    async def create(self, spec: TaskSpec) -> TaskEntry:
         """Validate, prepare (parse/compile) and register the task; start it with AutoStart (see
-        :meth:`krtasks.core.service.TaskService.create`)."""
+        :meth:`krtasks.core.service.TaskService.create`). Created and started, its row is one write."""
         valid = validate(spec, self._registry, self._config)
         with self._registry.reserve(valid.id):
             prepared = await self._engines.prepare(
@@ -82,7 +82,7 @@ class TaskOperations:
         if spec.auto_start:
             self._supervisor.start(task)
         await self._journal.durable(task)
-        return task.record()
+        return task
 
     async def start(self, task_id: str) -> TaskRecordJson:
         """Start a NotStarted task (refused otherwise)."""
