@@ -365,7 +365,8 @@ class TaskData:
     Times are timezone-aware UTC; ``arguments`` and ``output`` are JSON values; ``seq`` orders tasks by
     creation; ``isolation`` is where the task runs (the service's mode when it was created), and
     ``max_memory_mb`` (MiB), ``working_directory`` and ``environment`` its context in a worker process;
-    ``arguments_clixml``, ``clixml_depth`` and ``output_clixml`` its CliXml form (see :class:`TaskSpec`).
+    ``arguments_clixml``, ``clixml_depth`` and ``output_clixml`` its CliXml form (see :class:`TaskSpec`);
+    ``reuse_runspace``: a PowerShell task that may run on a reset runspace of an earlier such task.
     Only :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
     live task.
     """
@@ -395,6 +396,7 @@ class TaskData:
     arguments_clixml: str | None = None
     clixml_depth: int | None = None
     output_clixml: str | None = None
+    reuse_runspace: bool = False
 
 
 # ---------------------------------------------------------------------------------------- requests, settings
@@ -409,7 +411,9 @@ class TaskSpec:
     ``max_memory_mb``, ``working_directory`` and ``environment`` (variables added for this task) need
     process isolation. The CliXml form (PowerShell clients): ``arguments_clixml`` holds the arguments as
     PowerShell serialised them (``arguments`` is then their JSON view), and ``clixml_depth`` asks for the
-    output to be kept as CliXml too, serialised that deep.
+    output to be kept as CliXml too, serialised that deep. ``reuse_runspace`` (PowerShell only; None: the
+    service's ``reuse_runspaces``) lets the task run on a runspace an earlier such task used, once reset and
+    verified (see :class:`ServiceConfig`).
     """
 
     code: str
@@ -428,6 +432,7 @@ class TaskSpec:
     environment: dict[str, str] = field(default_factory=dict)
     arguments_clixml: str | None = None
     clixml_depth: int | None = None
+    reuse_runspace: bool | None = None
 
 
 @dataclass
@@ -449,6 +454,8 @@ class ServiceConfig:
     - ``min_workers``: idle workers kept ready (process isolation; at most ``max_runspaces`` workers exist).
     - ``worker_max_tasks``: a worker is replaced after this many runs (0: never).
     - ``worker_max_memory_mb``: a worker whose resident memory after a run passes this is replaced (0: never).
+    - ``reuse_runspaces``: PowerShell tasks run on runspaces reused after a verified reset unless they ask
+      otherwise (``ReuseRunspace``); off: a fresh runspace per task (the default). See docs/isolation.md.
     """
 
     max_runspaces: int = 8
@@ -465,3 +472,4 @@ class ServiceConfig:
     min_workers: int = 2
     worker_max_tasks: int = 200
     worker_max_memory_mb: int = 1024
+    reuse_runspaces: bool = False
