@@ -413,7 +413,7 @@ async def test_large_writes_do_not_block_the_event_loop(
     from krtasks.store import sqlite as sqlite_module
 
     encoding_threads: set[str] = set()
-    encode = sqlite_module.encode_row
+    encode = sqlite_module.encode_row  # type: ignore[attr-defined]  # the name the store calls
 
     def spy(task: Any) -> Any:
         encoding_threads.add(threading.current_thread().name)
