@@ -172,9 +172,15 @@ class ApiClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def create(self, language: str, code: str, auto_start: bool = False) -> dict[str, Any]:
-        """POST /tasks → the record (201)."""
-        body = {"Language": language, "Code": code, "AutoStart": auto_start}
+    async def create(self, language: str, code: str, auto_start: bool = False, **fields: Any) -> dict[str, Any]:
+        """POST /tasks → the record (201); ``fields`` are more body fields (e.g. ``ReuseRunspace=True``)."""
+        body = {"Language": language, "Code": code, "AutoStart": auto_start, **fields}
+        record: dict[str, Any] = await self._call("POST", "/tasks", 201, json=body)
+        return record
+
+    async def oneshot(self, language: str, code: str, wait_s: float = 120, **fields: Any) -> dict[str, Any]:
+        """POST /tasks with Wait: one call → the record with Output once finished (201)."""
+        body = {"Language": language, "Code": code, "Wait": wait_s, **fields}
         record: dict[str, Any] = await self._call("POST", "/tasks", 201, json=body)
         return record
 
