@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,34 @@ class _Feed:
     def end(self) -> None:
         self.ended = True
         self.wake.set()
+
+
+class FeedSubscription:
+    """One server-wide subscription: an async iterator of :data:`FeedEvent`; :meth:`aclose` ends it."""
+
+    def __init__(self, feed: _Feed, leave: Callable[[_Feed], None]) -> None:
+        self._feed = feed
+        self._leave = leave
+
+    def __aiter__(self) -> FeedSubscription:
+        return self
+
+    async def __anext__(self) -> FeedEvent:
+        feed = self._feed
+        while not feed.items:
+            if feed.ended:
+                await self.aclose()
+                if feed.lagged:
+                    log.info("a server-wide event subscriber fell %d events behind; its feed ended", feed.limit)
+                raise StopAsyncIteration
+            feed.wake.clear()
+            await feed.wake.wait()
+        return feed.items.popleft()
+
+    async def aclose(self) -> None:
+        """Leave the feed (idempotent)."""
+        self._feed.ended = True
+        self._leave(self._feed)
 
 
 class EventHub(TaskObserver):
@@ -211,25 +239,16 @@ class EventHub(TaskObserver):
                 if not subscribers:
                     del self._subscribers[task]
 
-    async def feed(self) -> AsyncIterator[FeedEvent]:
-        """Every task's events from now on, in delivery order (see the module docstring); ends on
-        :meth:`close` or when this subscriber lags more than the feed limit behind."""
+    def feed(self) -> FeedSubscription:
+        """Every task's events from now on (the subscription starts before this returns), in delivery order
+        (see the module docstring); it ends on :meth:`close` or when the subscriber lags more than
+        :data:`FEED_LIMIT` events behind."""
         feed = _Feed(FEED_LIMIT)
         if self._closed.is_set():
-            return
-        self._feeds.add(feed)
-        try:
-            while True:
-                while feed.items:
-                    yield feed.items.popleft()
-                if feed.ended:
-                    if feed.lagged:
-                        log.info("a server-wide event subscriber fell %d events behind; its feed ended", feed.limit)
-                    return
-                feed.wake.clear()
-                await feed.wake.wait()
-        finally:
-            self._feeds.discard(feed)
+            feed.end()
+        else:
+            self._feeds.add(feed)
+        return FeedSubscription(feed, self._feeds.discard)
 
     async def wait(self, task: TaskEntry, timeout: float | None) -> None:
         """Return once the task has finished (durably), after ``timeout`` seconds (None: no limit), or when

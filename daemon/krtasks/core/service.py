@@ -33,7 +33,7 @@ from . import listing, retention
 from .commands import Commands
 from .engineset import EngineSet
 from .history import RunHistory
-from .hub import Event, EventHub, FeedEvent
+from .hub import Event, EventHub, FeedSubscription
 from .journal import open_journal
 from .lifecycle import Lifecycle
 from .listing import TaskPage, TaskQuery
@@ -225,10 +225,10 @@ class TaskService:
         """
         return self._hub.subscribe(self._registry.get(task_id))
 
-    def feed(self) -> AsyncIterator[FeedEvent]:
+    def feed(self) -> FeedSubscription:
         """Every task's events from now on as ``(seq, kind, data)``: ``created`` (record), ``state`` (record
         plus PreviousState), ``progress`` ({Id, Progress}), ``removed`` ({Id, State, ParentId, CompletedAt});
-        ends at shutdown or when the subscriber lags (see :mod:`krtasks.core.hub`)."""
+        subscribed on return; ends at shutdown or when the subscriber lags (see :mod:`krtasks.core.hub`)."""
         return self._hub.feed()
 
     def overview(self) -> OverviewJson:

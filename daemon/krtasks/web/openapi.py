@@ -17,10 +17,15 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from .. import __version__
+from ..core.listing import SortKey
 from ..models import (
+    OverviewJson,
     ProgressEventJson,
+    RemovedEventJson,
+    ServerStateEventJson,
     StreamEventJson,
     StreamPageJson,
+    TaskDefinitionJson,
     TaskRecordJson,
     TaskResultJson,
     TaskState,
@@ -36,6 +41,10 @@ _TYPED: dict[str, Any] = {
     "StreamRecords": StreamPageJson,
     "ProgressEvent": ProgressEventJson,
     "StreamEvent": StreamEventJson,
+    "ServerStateEvent": ServerStateEventJson,
+    "RemovedEvent": RemovedEventJson,
+    "TaskDefinition": TaskDefinitionJson,
+    "Overview": OverviewJson,
 }
 """Schemas generated from the typed model (:mod:`krtasks.models`), under these names."""
 
@@ -179,21 +188,52 @@ def _build() -> dict[str, Any]:
             },
             "get": {
                 "operationId": "listTasks",
-                "summary": "Tasks, newest first.",
+                "summary": "Tasks, filtered, ordered (newest first by default) and paged (keyset or offset).",
                 "parameters": [
                     _query("State", {"type": "string", "enum": [s.value for s in TaskState]}, "Only this state."),
                     _query("Language", {"type": "string"}, "Only this language (PowerShell, CSharp, VBNet)."),
                     _query("Name", {"type": "string"}, "Name pattern; * and ? wildcards, case-insensitive."),
                     _query("ParentId", {"type": "string"}, "Only children of this task (empty: root tasks)."),
+                    _query(
+                        "CreatedAfter",
+                        {"type": "string", "format": "date-time"},
+                        "Only tasks created at or after this time (RFC 3339; other ISO 8601 forms without an "
+                        "offset are UTC).",
+                    ),
+                    _query("CreatedBefore", {"type": "string", "format": "date-time"}, "Only tasks created before."),
+                    _query(
+                        "Sort",
+                        {"type": "string", "enum": [k.value for k in SortKey], "default": "created"},
+                        "Order by creation, StartedAt, Duration or Name; ties in creation order; tasks without "
+                        "the value (not started, not finished) last.",
+                    ),
+                    _query("Order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "Direction."),
+                    _query(
+                        "Cursor",
+                        {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+                        "Keyset paging: the X-Next-Cursor of the previous page, with the same Sort and Order "
+                        "(a cursor the API did not give out, or of another order, is refused with 400). Pages "
+                        "after a cursor cost what the first page costs.",
+                    ),
                     _query("Limit", {"type": "integer", "minimum": 0}, "At most this many records."),
-                    _query("Offset", {"type": "integer", "minimum": 0}, "Skip this many records first."),
+                    _query(
+                        "Offset", {"type": "integer", "minimum": 0}, "Skip this many records first (after the Cursor)."
+                    ),
                 ],
                 "responses": {
                     "200": _ok(
                         "Records",
                         {"type": "array", "items": _ref("TaskRecord")},
                         headers={
-                            "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matches before paging."}
+                            "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matches before paging."},
+                            "X-Next-Cursor": {
+                                "schema": {"type": "string"},
+                                "description": "Cursor of the next page; absent on the last page.",
+                            },
+                            "Link": {
+                                "schema": {"type": "string"},
+                                "description": 'RFC 8288 link to the next page (rel="next"); absent on the last page.',
+                            },
                         },
                     ),
                     **_problems(400, 401),
@@ -253,6 +293,14 @@ def _build() -> dict[str, Any]:
                 "responses": {"200": _ok("Records", _ref("StreamRecords")), **_problems(400, 401, 404)},
             },
         },
+        "/api/v1/tasks/{id}/definition": {
+            "parameters": [_ID],
+            "get": {
+                "operationId": "getTaskDefinition",
+                "summary": "What the task was created with: Code, Language, Arguments and settings.",
+                "responses": {"200": _ok("The definition", _ref("TaskDefinition")), **_problems(401, 404)},
+            },
+        },
         "/api/v1/tasks/{id}/wait": {
             "parameters": [_ID],
             "get": {
@@ -273,6 +321,28 @@ def _build() -> dict[str, Any]:
                     "204": {"description": "Reconnect (Last-Event-ID) to a finished task: nothing more to send."},
                     **_problems(401, 404),
                 },
+            },
+        },
+        "/api/v1/events": {
+            "get": {
+                "operationId": "getServerEvents",
+                "summary": "Server-Sent Events of every task from now on: created (TaskRecord), state "
+                "(ServerStateEvent: the record plus PreviousState), progress (ProgressEvent), removed "
+                "(RemovedEvent, one per task of a removed subtree). Each event's id numbers the change; "
+                "compare it with EventSeq of the overview. No replay on reconnect; the stream ends at shutdown "
+                "or when the client lags too far behind.",
+                "responses": {
+                    "200": _ok("Event stream", {"type": "string"}, media="text/event-stream"),
+                    **_problems(401),
+                },
+            },
+        },
+        "/api/v1/overview": {
+            "get": {
+                "operationId": "getOverview",
+                "summary": "The daemon at a glance: counts by state, runs per minute, queue, slots, workers, "
+                "store size, retention, as of server-wide event EventSeq.",
+                "responses": {"200": _ok("The overview", _ref("Overview")), **_problems(401)},
             },
         },
         "/metrics": {

@@ -11,9 +11,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
+from ..core.listing import SortKey, TaskQuery
 from ..errors import TaskValidationError
 from .context import SERVICE
-from .events import task_events
+from .events import server_events, task_events
 from .inputs import CreateTaskBody, Query, RenameTaskBody, parse_body
 from .jsonio import json_response
 from .openapi import openapi_document
@@ -57,21 +58,49 @@ async def create_task(request: web.Request) -> web.Response:
     return json_response(record, status=201, headers={"Location": _task_url(record["Id"])})
 
 
+SORTS = tuple(k.value for k in SortKey)
+"""Values of ``Sort``."""
+
+ORDERS = ("asc", "desc")
+"""Values of ``Order``."""
+
+
 @routes.get(API + "/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
-    """Records newest first, filtered by State, Language, Name (wildcards * ?), ParentId, then paged by
-    Offset/Limit; ``X-Total-Count`` holds the number of matches before paging."""
+    """Records filtered by State, Language, Name (wildcards * ?), ParentId and CreatedAfter/CreatedBefore,
+    ordered by ``Sort`` (created, started, duration, name) and ``Order`` (desc, the default, or asc), paged by
+    ``Cursor`` (keyset) and/or Offset, at most ``Limit``. ``X-Total-Count`` holds the number of matches
+    before paging; when more follow, ``X-Next-Cursor`` and ``Link: <...>; rel="next"`` give the next page."""
     query = Query(request)
-    records = request.app[SERVICE].list(
-        state=query.state(),
-        language=query.language(),
-        name=query.get_str("Name") or None,
-        parent_id=query.get_str("ParentId"),
+    page = request.app[SERVICE].page(
+        TaskQuery.parse(
+            query.state(),
+            query.language(),
+            name=query.get_str("Name") or None,
+            parent_id=query.get_str("ParentId"),
+            created_after=query.get_datetime("CreatedAfter"),
+            created_before=query.get_datetime("CreatedBefore"),
+            sort=SortKey(query.get_choice("Sort", SORTS) or SortKey.CREATED),
+            descending=query.get_choice("Order", ORDERS) != "asc",
+            cursor=query.get_str("Cursor") or None,
+            offset=query.get_int("Offset") or 0,
+            limit=query.get_int("Limit"),
+        )
     )
-    offset = query.get_int("Offset") or 0
-    limit = query.get_int("Limit")
-    page = records[offset:] if limit is None else records[offset : offset + limit]
-    return json_response(page, headers={"X-Total-Count": str(len(records))})
+    headers = {"X-Total-Count": str(page.total)}
+    if page.next_cursor is not None:
+        kept = [(k, v) for k, v in request.query.items() if k.lower() not in ("cursor", "offset")]
+        following = request.rel_url.with_query([*kept, ("Cursor", page.next_cursor)])
+        headers["X-Next-Cursor"] = page.next_cursor
+        headers["Link"] = f'<{following}>; rel="next"'
+    return json_response(page.records, headers=headers)
+
+
+@routes.get(API + "/overview")
+async def overview(request: web.Request) -> web.Response:
+    """The daemon at a glance: counts by state, run history, slots, workers, store, settings (see
+    :class:`~krtasks.models.OverviewJson`)."""
+    return json_response(request.app[SERVICE].overview())
 
 
 @routes.get(API + "/tasks/{id}")
@@ -124,6 +153,12 @@ async def task_streams(request: web.Request) -> web.Response:
     return json_response(request.app[SERVICE].streams(request.match_info["id"], since=since))
 
 
+@routes.get(API + "/tasks/{id}/definition")
+async def task_definition(request: web.Request) -> web.Response:
+    """What the task was created with: Code, Language, Arguments and the other settings."""
+    return json_response(request.app[SERVICE].definition(request.match_info["id"]))
+
+
 @routes.get(API + "/tasks/{id}/wait")
 async def wait_task(request: web.Request) -> web.Response:
     """The record as soon as the task finishes, or the current one after ``Timeout`` seconds (absent: no
@@ -133,3 +168,4 @@ async def wait_task(request: web.Request) -> web.Response:
 
 
 routes.get(API + "/tasks/{id}/events")(task_events)
+routes.get(API + "/events")(server_events)

@@ -186,3 +186,12 @@ async def test_counts_kept_from_the_feed_match_a_new_snapshot(svc: TaskService, 
             _apply(counts, kind, data)
     assert counts == svc.overview()["Counts"]
     await listener.stop()
+
+
+async def test_the_subscription_starts_before_the_first_read(svc: TaskService) -> None:
+    feed = svc.feed()  # the SSE route subscribes before it answers, so nothing falls between
+    made = await svc.create(TaskSpec(code="1"))
+    seq, kind, data = await anext(feed)
+    assert (kind, data["Id"]) == ("created", made["Id"]) and seq == svc.overview()["EventSeq"]
+    await feed.aclose()
+    assert [e async for e in feed] == []

@@ -7,51 +7,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from krtasks.core.service import TaskService
-from krtasks.models import ServiceConfig
-from krtasks.web.app import create_app
 from unit.fakes import FakeClock, FakeEngines, Script
-
-PROBLEM = "application/problem+json"
-TOKEN = "unit-test-token-0123456789abcdefghijklmnopq"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from unit.webclient import AUTH, TOKEN, create, open_client, problem
 
 
 @pytest.fixture
 async def client(engines: FakeEngines, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
     engines.scripts["slow"] = Script(forever=True)
-    service = TaskService(
-        ServiceConfig(max_runspaces=2, stop_grace_seconds=0.5),
-        engines=engines,
-        clock=clock.now,
-        monotonic=clock.monotonic,
-    )
-    app = create_app(service, token=TOKEN, max_body_bytes=64 * 1024)
-    async with TestClient(TestServer(app)) as c:
+    async with open_client(engines, clock) as c:
         yield c
-
-
-async def problem(r: ClientResponse, status: int, field: str | None = None) -> dict[str, Any]:
-    assert r.status == status, await r.text()
-    assert r.headers["Content-Type"].startswith(PROBLEM)
-    body: dict[str, Any] = await r.json(content_type=None)
-    assert {"type", "title", "status", "detail"} <= set(body)
-    assert body["status"] == status and body["type"].startswith("urn:krtasks:problem:")
-    assert "Traceback" not in await r.text()
-    if field is not None:
-        assert body["field"] == field, body
-        assert field in body["detail"]
-    return body
-
-
-async def create(client: TestClient[Any, Any], **body: Any) -> dict[str, Any]:
-    r = await client.post("/api/v1/tasks", json=body, headers=AUTH)
-    assert r.status == 201, await r.text()
-    record: dict[str, Any] = await r.json()
-    return record
 
 
 # --------------------------------------------------------------------------------------------------- auth

@@ -1,0 +1,54 @@
+"""HTTP helpers of the fast tier: the in-process app on fake engines behind aiohttp's test client."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from krtasks.core.service import TaskService
+from krtasks.models import ServiceConfig
+from krtasks.web.app import create_app
+from unit.fakes import FakeClock, FakeEngines
+
+PROBLEM = "application/problem+json"
+TOKEN = "unit-test-token-0123456789abcdefghijklmnopq"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    engines: FakeEngines, clock: FakeClock, *, token: str | None = TOKEN, **config: Any
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """A test client of the app on a fresh service (``max_runspaces`` 2, grace 0.5 s unless given)."""
+    config.setdefault("max_runspaces", 2)
+    config.setdefault("stop_grace_seconds", 0.5)
+    service = TaskService(ServiceConfig(**config), engines=engines, clock=clock.now, monotonic=clock.monotonic)
+    app = create_app(service, token=token, max_body_bytes=64 * 1024)
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+async def problem(r: ClientResponse, status: int, field: str | None = None) -> dict[str, Any]:
+    """Assert ``r`` is a problem+json of ``status`` (naming ``field``, when given); return its body."""
+    assert r.status == status, await r.text()
+    assert r.headers["Content-Type"].startswith(PROBLEM)
+    body: dict[str, Any] = await r.json(content_type=None)
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status and body["type"].startswith("urn:krtasks:problem:")
+    assert "Traceback" not in await r.text()
+    if field is not None:
+        assert body["field"] == field, body
+        assert field in body["detail"]
+    return body
+
+
+async def create(client: TestClient[Any, Any], **body: Any) -> dict[str, Any]:
+    """POST a task (201 expected); its record."""
+    r = await client.post("/api/v1/tasks", json=body, headers=AUTH)
+    assert r.status == 201, await r.text()
+    record: dict[str, Any] = await r.json()
+    return record
