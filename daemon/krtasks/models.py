@@ -331,6 +331,14 @@ class OverviewJson(TypedDict):
     ]
 
 
+class LoginCodeJson(TypedDict):
+    """``POST /ui/login-codes``: a one-time code that opens a dashboard session."""
+
+    Code: str
+    Url: Annotated[str, Field(description="Path of the login link (append it to the daemon's URL).")]
+    ExpiresInSeconds: Annotated[float, Field(description="The code works once, within this many seconds.")]
+
+
 # ---------------------------------------------------------------------------------------- record types
 
 

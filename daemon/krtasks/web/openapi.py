@@ -19,6 +19,7 @@ from pydantic.json_schema import JsonSchemaMode
 from .. import __version__
 from ..core.listing import SortKey
 from ..models import (
+    LoginCodeJson,
     OverviewJson,
     ProgressEventJson,
     RemovedEventJson,
@@ -31,6 +32,7 @@ from ..models import (
     TaskState,
 )
 from .inputs import CreateTaskBody, RenameTaskBody
+from .ui.sessions import CSRF_HEADER, SESSION_COOKIE
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
@@ -45,6 +47,7 @@ _TYPED: dict[str, Any] = {
     "RemovedEvent": RemovedEventJson,
     "TaskDefinition": TaskDefinitionJson,
     "Overview": OverviewJson,
+    "LoginCode": LoginCodeJson,
 }
 """Schemas generated from the typed model (:mod:`krtasks.models`), under these names."""
 
@@ -125,7 +128,8 @@ def _ok(
 def _problems(*statuses: int) -> dict[str, Any]:
     text = {
         400: "Invalid field or malformed JSON",
-        401: "Missing or wrong bearer token",
+        401: "Missing or wrong bearer token (or an ended dashboard session)",
+        403: "A dashboard session's request without its X-CSRF-Token header",
         404: "Unknown task id",
         409: "Wrong state for this request",
         413: "Body over the size limit",
@@ -183,7 +187,7 @@ def _build() -> dict[str, Any]:
                         _ref("TaskRecord"),
                         headers={"Location": {"schema": {"type": "string"}, "description": "URL of the new task."}},
                     ),
-                    **_problems(400, 401, 409, 413, 415, 422),
+                    **_problems(400, 401, 403, 409, 413, 415, 422),
                 },
             },
             "get": {
@@ -251,13 +255,13 @@ def _build() -> dict[str, Any]:
                 "operationId": "renameTask",
                 "summary": "Set Name and/or Description (blank values refused).",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RenameTask")}}},
-                "responses": {"200": record, **_problems(400, 401, 404, 413, 415)},
+                "responses": {"200": record, **_problems(400, 401, 403, 404, 413, 415)},
             },
             "delete": {
                 "operationId": "removeTask",
                 "summary": "Remove a task and its children.",
                 "parameters": [_query("Force", {"type": "boolean"}, "Cancel a running task first and wait.")],
-                "responses": {"204": {"description": "Removed"}, **_problems(400, 401, 404, 409)},
+                "responses": {"204": {"description": "Removed"}, **_problems(400, 401, 403, 404, 409)},
             },
         },
         "/api/v1/tasks/{id}/start": {
@@ -265,7 +269,7 @@ def _build() -> dict[str, Any]:
             "post": {
                 "operationId": "startTask",
                 "summary": "Start a NotStarted task (Running, or Queued when slots are busy).",
-                "responses": {"202": _ok("Started", _ref("TaskRecord")), **_problems(401, 404, 409)},
+                "responses": {"202": _ok("Started", _ref("TaskRecord")), **_problems(401, 403, 404, 409)},
             },
         },
         "/api/v1/tasks/{id}/cancel": {
@@ -273,7 +277,7 @@ def _build() -> dict[str, Any]:
             "post": {
                 "operationId": "cancelTask",
                 "summary": "Cancel a task that has not finished.",
-                "responses": {"202": _ok("Cancel issued", _ref("TaskRecord")), **_problems(401, 404, 409)},
+                "responses": {"202": _ok("Cancel issued", _ref("TaskRecord")), **_problems(401, 403, 404, 409)},
             },
         },
         "/api/v1/tasks/{id}/result": {
@@ -345,6 +349,14 @@ def _build() -> dict[str, Any]:
                 "responses": {"200": _ok("The overview", _ref("Overview")), **_problems(401)},
             },
         },
+        "/api/v1/ui/login-codes": {
+            "post": {
+                "operationId": "createLoginCode",
+                "summary": "A one-time code for the dashboard: GET /ui/login?code=... opens a session (once, within "
+                "60 s). `krtasks ui` prints the link.",
+                "responses": {"201": _ok("The code", _ref("LoginCode")), **_problems(401, 403)},
+            },
+        },
         "/metrics": {
             "get": {
                 "operationId": "getMetrics",
@@ -365,7 +377,7 @@ def _build() -> dict[str, Any]:
             "problem details (application/problem+json).",
         },
         "servers": [{"url": "/"}],
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -374,7 +386,15 @@ def _build() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The token from the state dir (`krtasks token`).",
-                }
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": SESSION_COOKIE,
+                    "description": "The dashboard's session (opened at /ui/login). With it, POST, PUT, PATCH and "
+                    f"DELETE also need the session's {CSRF_HEADER} header (403 otherwise). Not for the tutorial "
+                    "routes.",
+                },
             },
         },
     }

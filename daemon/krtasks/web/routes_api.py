@@ -13,11 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import __version__
 from ..core.listing import SortKey, TaskQuery
 from ..errors import TaskValidationError
-from .context import SERVICE
+from ..models import LoginCodeJson
+from .context import SERVICE, SESSIONS
 from .events import server_events, task_events
 from .inputs import CreateTaskBody, Query, RenameTaskBody, parse_body
 from .jsonio import json_response
 from .openapi import openapi_document
+from .ui.sessions import CODE_SECONDS
 
 API = "/api/v1"
 """Prefix of every API route."""
@@ -165,6 +167,15 @@ async def wait_task(request: web.Request) -> web.Response:
     limit). The task keeps running either way."""
     timeout = Query(request).get_float("Timeout")
     return json_response(await request.app[SERVICE].wait(request.match_info["id"], timeout=timeout))
+
+
+@routes.post(API + "/ui/login-codes")
+async def create_login_code(request: web.Request) -> web.Response:
+    """201 ``{Code, Url, ExpiresInSeconds}``: a code that opens a dashboard session once, within 60 s
+    (``krtasks ui`` prints the link). Without authentication (``--auth none``) the dashboard needs none."""
+    code = request.app[SESSIONS].issue_code()
+    answer: LoginCodeJson = {"Code": code, "Url": f"/ui/login?code={code}", "ExpiresInSeconds": CODE_SECONDS}
+    return json_response(answer, status=201)
 
 
 routes.get(API + "/tasks/{id}/events")(task_events)
