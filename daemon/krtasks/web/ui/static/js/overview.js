@@ -153,6 +153,7 @@ function render() {
     setText(byId('total'), Object.values(view.counts).reduce((a, b) => a + b, 0).toLocaleString());
     byId('running-empty').hidden = view.running.size > 0;
     drawChart();
+    if (!performance.getEntriesByName('krtasks:overview-rendered').length) performance.mark('krtasks:overview-rendered');
   });
 }
 

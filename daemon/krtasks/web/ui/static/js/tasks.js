@@ -4,11 +4,10 @@ import { api, describe, taskPath } from './api.js';
 import { byId, fill, h, setText, taskLink } from './dom.js';
 import { fromLocalInput, seconds, timeEl, timespanSeconds, toLocalInput } from './format.js';
 import { followFeed } from './live.js';
+import { DEFAULTS, FILTERS, firstPage, listPath, readState } from './first-page.js';
 import { allowed, confirmDialog, progressLine, setProgress, stateBadge, toast } from './widgets.js';
 
-const FILTERS = ['State', 'Language', 'Name', 'ParentId', 'CreatedAfter', 'CreatedBefore'];
 const TIMES = new Set(['CreatedAfter', 'CreatedBefore']);
-const DEFAULTS = { Sort: 'created', Order: 'desc', Limit: '50', Cursor: '', Page: '1' };
 const BLANK = Object.fromEntries(FILTERS.map((name) => [name, '']));
 const form = byId('filters');
 const rows = new Map(); // id -> {tr, record, gone}
@@ -20,14 +19,6 @@ let newTasks = 0;
 let opened = false;
 
 // ------------------------------------------------------------------ the URL is the state
-
-function readUrl() {
-  const params = new URLSearchParams(location.search);
-  const state = {};
-  for (const name of FILTERS) state[name] = params.get(name) ?? '';
-  for (const [name, fallback] of Object.entries(DEFAULTS)) state[name] = params.get(name) || fallback;
-  return state;
-}
 
 function urlOf(state) {
   const params = new URLSearchParams();
@@ -67,13 +58,20 @@ function fromForm() {
 
 // ------------------------------------------------------------------ loading
 
+let opening = true; // the first load uses the request first-page.js made at once
+
 async function load() {
   fillForm();
-  const params = new URLSearchParams();
-  for (const name of [...FILTERS, 'Sort', 'Order', 'Limit', 'Cursor']) if (view[name]) params.set(name, view[name]);
   let response;
   try {
-    response = await api('GET', `/tasks?${params}`);
+    if (opening) {
+      opening = false;
+      const answer = await firstPage;
+      if (answer.error) throw answer.error;
+      response = answer.response;
+    } else {
+      response = await api('GET', listPath(view));
+    }
   } catch (error) {
     fill(byId('rows'));
     setText(byId('page-info'), '');
@@ -230,7 +228,7 @@ byId('new-tasks').addEventListener('click', () => {
   byId('new-tasks').hidden = true;
   go({ ...view, Cursor: '', Page: '1' });
 });
-window.addEventListener('popstate', () => { view = readUrl(); load(); });
+window.addEventListener('popstate', () => { view = readState(location.search); load(); });
 
 followFeed({
   onOpen() {
@@ -255,6 +253,6 @@ followFeed({
   },
 });
 
-view = readUrl();
+view = readState(location.search);
 if (!history.state) history.replaceState({ page: Number(view.Page), viaNext: false }, '', location.href);
 load();
