@@ -588,13 +588,17 @@ def test_screenshots_of_every_page(browser: Browser, session_state: Any, api: re
         'if ($i % 7 -eq 0) { Write-Warning "slow batch $i" }; Write-Verbose "batch $i" -Verbose; Write-Information',
     )
     shown = create(api, daemon, Code=report, Arguments={"n": 40}, Name="nightly-report", AutoStart=True)
-    for i in range(2):
-        create(
-            api, daemon, Code=PROGRESS_CODE, Arguments={"n": 30 + i * 10}, Name=f"import-batch-{i + 1}", AutoStart=True
-        )
-    create(api, daemon, Code="throw 'disk full'", Name="cleanup", AutoStart=True)
-    running(api, daemon, shown["Id"])
-    time.sleep(3)
+    batches = [
+        create(api, daemon, Code=PROGRESS_CODE, Arguments={"n": n}, Name=f"import-batch-{n}", AutoStart=True)
+        for n in (30, 50)
+    ]
+    failing = create(api, daemon, Code="throw 'disk full'", Name="cleanup", AutoStart=True)
+    wait_until_finished(api, daemon.url, failing["Id"], timeout=60)
+
+    def progress(task_id: str) -> int:
+        return int(api.get(f"{daemon.url}/api/v1/tasks/{task_id}", timeout=10).json()["Progress"]["PercentComplete"])
+
+    until(lambda: all(progress(t["Id"]) > 10 for t in [shown, *batches]), timeout=60, what="progress in every task")
     pages = {
         "overview": "/ui/",
         "tasks": "/ui/tasks",
