@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +26,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
@@ -110,27 +113,52 @@ def browser_views(daemon: Daemon, samples: int, cursor: str) -> dict[str, Any]:
             "/ui/tasks": ("/ui/tasks", "krtasks:table-rendered"),
             "/ui/tasks page 50 (by URL)": (f"/ui/tasks?Cursor={cursor}&Page=50", "krtasks:table-rendered"),
             "/ui/ (overview)": ("/ui/", "krtasks:overview-rendered"),
+            # What Chromium and the daemon take for the least page they serve, in the same run: the login form
+            # (no script, no data), opened without a session.
+            "baseline: /ui/login (no script)": ("/ui/login", "load"),
         }
 
-        def view(page: Any, path: str, mark: str) -> float:
-            page.goto(daemon.url + path)
-            # Polled from here: a predicate evaluated in the page would need 'unsafe-eval', which the CSP denies.
-            deadline = time.monotonic() + 30
-            while not page.evaluate(f"performance.getEntriesByName('{mark}').length"):
-                assert time.monotonic() < deadline, f"{path}: no {mark}"
-                time.sleep(0.01)
-            if "tasks" in path:
-                assert page.evaluate("document.querySelectorAll('#rows tr').length") == 50
-            return float(page.evaluate(f"performance.getEntriesByName('{mark}')[0].startTime"))
+        daemon_process = psutil.Process(daemon.proc.pid)
 
-        viewport = {"width": 1280, "height": 800}
+        def cpu_seconds() -> float:
+            times = daemon_process.cpu_times()
+            return float(times.user + times.system)
+
+        def view(page: Any, path: str, mark: str, costs: list[tuple[float, float]] | None = None) -> float:
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            before = cpu_seconds()
+            page.goto(daemon.url + path)
+            if mark == "load":  # the baseline page has no script: its end of load event
+                page.wait_for_load_state("load")
+                ms = float(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
+            else:
+                # Polled from here: a predicate evaluated in the page would need 'unsafe-eval' (denied by the CSP).
+                deadline = time.monotonic() + 30
+                while not page.evaluate(f"performance.getEntriesByName('{mark}').length"):
+                    assert time.monotonic() < deadline, f"{path}: no {mark}"
+                    time.sleep(0.01)
+                if "tasks" in path:
+                    assert page.evaluate("document.querySelectorAll('#rows tr').length") == 50
+                ms = float(page.evaluate(f"performance.getEntriesByName('{mark}')[0].startTime"))
+            if costs is not None:
+                # The work itself, apart from waiting for a CPU: the renderer's main-thread task time, and the
+                # daemon's CPU time over the view (its event stream included).
+                metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+                costs.append((metrics["TaskDuration"] * 1000, (cpu_seconds() - before) * 1000))
+            cdp.detach()
+            return ms
+
+        viewport: Any = {"width": 1280, "height": 800}
         for name, (path, mark) in views.items():
             cold, warm = [], []
+            costs: list[tuple[float, float]] = []
             for i in range(samples + 2):
                 # Cold: a fresh browser context (no HTTP cache, new TLS connections), as a first visit.
-                context = browser.new_context(ignore_https_errors=True, storage_state=state, viewport=viewport)
+                session = None if mark == "load" else state
+                context = browser.new_context(ignore_https_errors=True, storage_state=session, viewport=viewport)
                 page = context.new_page()
-                ms = view(page, path, mark)
+                ms = view(page, path, mark, costs if i >= 2 else None)
                 # Warm: the same page opened again in that context (cached files, kept-alive connections).
                 again = view(page, path, mark)
                 context.close()
@@ -139,6 +167,8 @@ def browser_views(daemon: Daemon, samples: int, cursor: str) -> dict[str, Any]:
                     warm.append(again)
             out[name + ", cold"] = summary(cold)
             out[name + ", warm"] = summary(warm)
+            out[name + ", cold: renderer main-thread work"] = summary([c[0] for c in costs])
+            out[name + ", cold: daemon CPU"] = summary([c[1] for c in costs])
         browser.close()
     return out
 
@@ -149,6 +179,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=30)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="krtasks-ui-bench-"))
+    load_before = [round(x, 2) for x in os.getloadavg()]
     began = time.perf_counter()
     fill_finished(work / "state", args.tasks, "bulk-")
     filled = time.perf_counter() - began
@@ -158,8 +189,11 @@ def main() -> int:
         views = browser_views(daemon, max(5, args.samples // 2), api.pop("cursor_of_page_50"))
     finally:
         daemon.close()
-    result = {
+    result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
         "tasks": args.tasks,
         "fill_seconds": round(filled, 2),
         "api": api,
@@ -169,10 +203,13 @@ def main() -> int:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{args.tasks} tasks in the store (filled in {filled:.1f} s); results in {out.relative_to(ROOT)}")
-    print(f"{'measurement':<44} {'median ms':>10} {'p90 ms':>8} {'max ms':>8}")
+    print(
+        f"load average (1, 5, 15 min) {load_before} before, {result['load_average_after']} after; {os.cpu_count()} CPUs"
+    )
+    print(f"{'measurement':<62} {'median ms':>10} {'p90 ms':>8} {'max ms':>8}")
     for group in ("api", "first_view"):
-        for name, s in result[group].items():  # type: ignore[attr-defined]
-            print(f"{group + ': ' + name:<44} {s['median_ms']:>10} {s['p90_ms']:>8} {s['max_ms']:>8}")
+        for name, s in result[group].items():
+            print(f"{group + ': ' + name:<62} {s['median_ms']:>10} {s['p90_ms']:>8} {s['max_ms']:>8}")
     return 0
 
 
