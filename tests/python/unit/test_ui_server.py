@@ -188,30 +188,38 @@ async def test_a_one_time_code_opens_one_session(client: TestClient[Any, Any]) -
 @pytest.mark.parametrize(
     ("path", "kind"),
     [
-        ("/ui/static/css/app.css", "text/css"),
-        ("/ui/static/js/tasks.js", "javascript"),
-        ("/ui/static/vendor/uplot-1.6.32/uPlot.iife.min.js", "javascript"),
-        ("/ui/static/vendor/uplot-1.6.32/LICENSE", ""),
-        ("/ui/static/favicon.svg", "image/svg+xml"),
+        ("css/app.css", "text/css"),
+        ("js/tasks.js", "javascript"),
+        ("vendor/uplot-1.6.32/uPlot.iife.min.js", "javascript"),
+        ("vendor/uplot-1.6.32/LICENSE", ""),
+        ("favicon.svg", "image/svg+xml"),
     ],
 )
 async def test_static_files_are_served_with_the_headers(client: TestClient[Any, Any], path: str, kind: str) -> None:
-    r = await client.get(path)
+    r = await client.get(ui_routes.STATIC_PREFIX + path)
     assert r.status == 200 and kind in r.headers["Content-Type"]
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"  # the prefix names the content
     assert_ui_headers(r)
 
 
 async def test_errors_under_ui_carry_the_headers_and_the_icon_needs_no_token(client: TestClient[Any, Any]) -> None:
-    r = await client.get("/ui/static/nothing.js")
+    r = await client.get(ui_routes.STATIC_PREFIX + "nothing.js")
     assert r.status == 404
     assert_ui_headers(r)
-    escape = URL("/ui/static/%2E%2E/routes.py", encoded=True)  # no way out of the static folder
+    escape = URL(ui_routes.STATIC_PREFIX + "%2E%2E/routes.py", encoded=True)  # no way out of the static folder
     assert (await client.get(escape)).status in (403, 404)
     r = await client.get("/favicon.ico", allow_redirects=False)
-    assert r.status == 308 and r.headers["Location"] == "/ui/static/favicon.svg"
+    assert r.status == 307 and r.headers["Location"] == ui_routes.STATIC_PREFIX + "favicon.svg"
     r = await client.get("/ui", allow_redirects=False)
     assert r.status == 308 and r.headers["Location"] == "/ui/"
     assert_ui_headers(r)
+
+
+async def test_pages_name_the_static_files_by_their_content(demo: TestClient[Any, Any]) -> None:
+    text = await (await demo.get("/ui/tasks")).text()
+    assert re.fullmatch(r"/ui/static/[0-9a-f]{12}/", ui_routes.STATIC_PREFIX)
+    assert f'src="{ui_routes.STATIC_PREFIX}js/tasks.js"' in text and '"/ui/static/js' not in text
+    assert (await demo.get("/ui/static/js/tasks.js")).status == 404  # only under the prefix
 
 
 def test_no_inline_script_style_or_html_from_data() -> None:

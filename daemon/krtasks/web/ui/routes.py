@@ -8,6 +8,7 @@ session redirects to ``/ui/login?next=<the page>``; under ``--auth none`` the pa
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,21 @@ from .sessions import SESSION_COOKIE, Session, same_secret
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 """Stylesheets, scripts (ES modules), the vendored chart library and the icon."""
 
+
+def _static_version() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in STATIC_DIR.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(STATIC_DIR)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+STATIC_PREFIX = f"/ui/static/{_static_version()}/"
+"""Where the static files are served: the prefix names their content (a hash), so browsers may keep them
+for good (``Cache-Control: immutable``) and a changed file comes under a new prefix. Scripts import each
+other by relative paths, which stay under the same prefix."""
+
+STATIC_CACHE = "public, max-age=31536000, immutable"
+
 LOGIN_FAILURE_DELAY = 1.0
 """Seconds a wrong token or code waits before its answer (without holding up other requests)."""
 
@@ -32,10 +48,17 @@ routes = web.RouteTableDef()
 
 
 def setup(app: web.Application) -> None:
-    """Add the dashboard to ``app``: templates, routes and ``/ui/static`` (needs ``SESSIONS`` and ``TOKEN``)."""
+    """Add the dashboard to ``app``: templates, routes and the static files under :data:`STATIC_PREFIX`
+    (needs ``SESSIONS`` and ``TOKEN``)."""
     aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("krtasks.web.ui", "templates"), autoescape=True)
     app.add_routes(routes)
-    app.router.add_static("/ui/static/", STATIC_DIR, name="ui-static")
+    app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="ui-static")
+    app.on_response_prepare.append(_cache_static)
+
+
+async def _cache_static(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith(STATIC_PREFIX) and response.status == 200:
+        response.headers["Cache-Control"] = STATIC_CACHE
 
 
 def _session(request: web.Request) -> Session | None:
@@ -53,6 +76,7 @@ def _render(request: web.Request, template: str, status: int = 200, **context: A
     context.setdefault("auth", "none" if request.app[TOKEN] is None else "token")
     context.setdefault("version", __version__)
     context.setdefault("csrf", "")
+    context.setdefault("static", STATIC_PREFIX)
     response = aiohttp_jinja2.render_template(template + ".html", request, context, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -66,8 +90,9 @@ async def ui_root(request: web.Request) -> web.Response:
 
 @routes.get("/favicon.ico")
 async def favicon(request: web.Request) -> web.Response:
-    """Browsers ask for it on pages without an icon (error pages): the dashboard's icon."""
-    raise web.HTTPPermanentRedirect("/ui/static/favicon.svg")
+    """Browsers ask for it on pages without an icon (error pages): the dashboard's icon (a temporary
+    redirect: the icon's address changes with the files)."""
+    raise web.HTTPTemporaryRedirect(STATIC_PREFIX + "favicon.svg")
 
 
 async def page(request: web.Request) -> web.Response:
