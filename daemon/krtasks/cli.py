@@ -1,4 +1,4 @@
-"""The ``krtasks`` command (click): ``serve``, ``demo``, ``token``, ``status``, ``stop``.
+"""The ``krtasks`` command (click): ``serve``, ``demo``, ``token``, ``status``, ``ui``, ``stop``.
 
 Exit codes: 0 success; 1 failure (daemon not running for ``status``, cannot start, stop timed out);
 2 bad options, reported on one line (``krtasks serve: error: ...``).
@@ -414,6 +414,43 @@ def status(state_dir: Path | None) -> int:
         f"KrTasks {health.get('Version', '?')} is running: {info.url} (pid {info.pid}, auth {info.auth}, "
         f"state dir {directory})"
     )
+    return 0
+
+
+@cli.command()
+@_state_dir_option()
+@_version_option()
+def ui(state_dir: Path | None) -> int:
+    """Print the dashboard's address; with token auth a link that logs a browser in once, within 60 s.
+
+    The link goes to stdout alone (a note about it to stderr). Exit 1 when no daemon answers for the state dir.
+    """
+    from .tls import client_context
+
+    directory = _resolve_state_dir(state_dir)
+    info = read_daemon_info(directory)
+    if info is None:
+        click.echo(
+            f"krtasks: error: KrTasks is not running (state dir {directory}); start it with `krtasks serve`", err=True
+        )
+        return 1
+    if info.auth == "none":
+        click.echo(f"{info.url}/ui/")
+        return 0
+    cert = Path(info.cert_file) if info.cert_file else directory / CERT_FILE
+    request = urllib.request.Request(
+        info.url + "/api/v1/ui/login-codes",
+        method="POST",
+        headers={"Authorization": f"Bearer {load_or_create_token(directory)}", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=client_context(cert)) as resp:
+            answer = json.loads(resp.read().decode("utf-8"))
+    except (OSError, ValueError, StateDirError) as exc:
+        click.echo(f"krtasks: error: the daemon at {info.url} gave no login code: {exc}", err=True)
+        return 1
+    click.echo(info.url + str(answer["Url"]))
+    click.echo(f"(opens a dashboard session once, within {answer['ExpiresInSeconds']:g} s)", err=True)
     return 0
 
 

@@ -270,6 +270,111 @@ class StreamEventJson(StreamRecordJson):
     Id: str
 
 
+class ServerStateEventJson(TaskRecordJson):
+    """The ``state`` event of the server-wide stream: the task's record after the change and the state before."""
+
+    PreviousState: TaskState
+
+
+class RemovedEventJson(TypedDict):
+    """The ``removed`` event of the server-wide stream: a task that was removed (one event per task of a
+    removed subtree), with what it was when it went."""
+
+    Id: str
+    State: TaskState
+    ParentId: Annotated[str, Field(description="Empty for a root task.")]
+    CompletedAt: UtcTime | None
+
+
+class TaskDefinitionJson(TypedDict):
+    """``GET /tasks/{id}/definition``: what the task was created with (to show it, or to create it again)."""
+
+    Id: str
+    Name: str
+    Description: str
+    Language: Language
+    Code: str
+    Arguments: dict[str, Any]
+    TimeoutSeconds: Annotated[float | None, Field(description="Run time limit (seconds).")]
+    ParentId: Annotated[str, Field(description="Empty for a root task.")]
+    ExtraImports: list[str]
+    ExtraRefs: list[str]
+    MaxMemoryMB: Annotated[int | None, Field(description="Memory limit of the task's worker (MiB).")]
+    WorkingDirectory: str | None
+    Environment: dict[str, str]
+    Isolation: Isolation
+
+
+class StateCountsJson(TypedDict):
+    """Tasks in the registry by state."""
+
+    NotStarted: int
+    Queued: int
+    Running: int
+    Stopping: int
+    Completed: int
+    Failed: int
+    Stopped: int
+
+
+class MinuteRunsJson(TypedDict):
+    """Runs that ended in one UTC minute."""
+
+    Minute: Annotated[UtcTime, Field(description="Start of the minute (UTC).")]
+    Completed: Annotated[int, Field(ge=0)]
+    Failed: Annotated[int, Field(ge=0)]
+
+
+class WorkerCountsJson(TypedDict):
+    """Worker processes by state (process isolation)."""
+
+    Idle: Annotated[int, Field(ge=0)]
+    Busy: Annotated[int, Field(ge=0)]
+    Starting: Annotated[int, Field(ge=0)]
+
+
+class OverviewJson(TypedDict):
+    """``GET /overview``: the daemon at a glance, as of server-wide event ``EventSeq``."""
+
+    Version: str
+    StartedAt: Annotated[UtcTime, Field(description="When the task service opened.")]
+    UptimeSeconds: Annotated[float, Field(ge=0)]
+    Isolation: Isolation
+    EventSeq: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Number of the last server-wide event this snapshot shows: events of /api/v1/events "
+            "with an id up to this one are already in it.",
+        ),
+    ]
+    Counts: StateCountsJson
+    Total: Annotated[int, Field(ge=0)]
+    FailedLast24h: Annotated[int, Field(ge=0, description="Runs that ended Failed in the last 24 hours.")]
+    Throughput: Annotated[
+        list[MinuteRunsJson],
+        Field(description="Runs that ended Completed or Failed, per minute for the last hour, oldest first."),
+    ]
+    QueueLength: Annotated[int, Field(ge=0)]
+    SlotsInUse: Annotated[int, Field(ge=0, description="Running and Stopping tasks (each holds a slot).")]
+    MaxRunspaces: Annotated[int, Field(ge=1)]
+    Workers: Annotated[WorkerCountsJson | None, Field(description="Null in thread isolation.")]
+    StoreBytes: Annotated[int | None, Field(description="Size of the task store on disk; null without a store.")]
+    RetentionSeconds: Annotated[float, Field(description="Finished tasks go this long after CompletedAt (0: kept).")]
+    MaxFinished: Annotated[int, Field(description="At most this many finished tasks are kept (0: no limit).")]
+    Running: Annotated[
+        list[TaskRecordJson], Field(description="Running and Stopping tasks, newest first (at most 100).")
+    ]
+
+
+class LoginCodeJson(TypedDict):
+    """``POST /ui/login-codes``: a one-time code that opens a dashboard session."""
+
+    Code: str
+    Url: Annotated[str, Field(description="Path of the login link (append it to the daemon's URL).")]
+    ExpiresInSeconds: Annotated[float, Field(description="The code works once, within this many seconds.")]
+
+
 # ---------------------------------------------------------------------------------------- record types
 
 

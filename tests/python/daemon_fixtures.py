@@ -7,6 +7,8 @@ is read from the stdout file.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -17,10 +19,14 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from krtasks.models import Language, Progress, TaskData, TaskState
+from krtasks.store import SqliteTaskStore, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 READY = re.compile(r"^KrTasks listening on (https://\S+) \(state dir (.+)\)$")
@@ -172,3 +178,46 @@ def sse_events(response: requests.Response) -> Iterator[tuple[str, dict[str, Any
                 event = value
             elif name == "data":
                 data.append(value)
+
+
+def fill_finished(state_dir: Path, count: int, prefix: str = "bulk-") -> list[str]:
+    """Write ``count`` Completed PowerShell tasks named ``<prefix>0000``... straight into the state dir's store
+    (before a daemon starts there), created one second apart up to now; return their ids, oldest first."""
+    now = datetime.now(UTC)
+    tasks = []
+    for i in range(count):
+        created = now - timedelta(seconds=count - i)
+        tasks.append(
+            TaskData(
+                id=f"{prefix}{i:04d}-id",
+                seq=i + 1,
+                name=f"{prefix}{i:04d}",
+                description="",
+                language=Language.POWERSHELL,
+                code=f"'item {i}'",
+                arguments={},
+                timeout_seconds=None,
+                parent_id="",
+                extra_imports=[],
+                extra_refs=[],
+                created_at=created,
+                state=TaskState.COMPLETED,
+                started_at=created,
+                completed_at=created + timedelta(milliseconds=5 + i % 50),
+                progress=Progress(100, "Completed"),
+                output=[f"item {i}"],
+            )
+        )
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = open_store(state_dir)
+    try:
+        # A thread of its own: the caller may run inside an event loop (Playwright's sync API keeps one running).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _put(store, tasks)).result()
+    finally:
+        store.close_sync()
+    return [t.id for t in tasks]
+
+
+async def _put(store: SqliteTaskStore, tasks: list[TaskData]) -> None:
+    await store.put(tasks)

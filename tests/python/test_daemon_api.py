@@ -168,6 +168,42 @@ def test_events_reconnect_to_finished_task_is_204(api: requests.Session, url: st
     assert r.status_code == 204
 
 
+def test_server_wide_events_follow_every_task(api: requests.Session, url: str) -> None:
+    code = "foreach ($i in 1..3) { $TaskProgress.PercentComplete = $i * 30; Start-Sleep -Milliseconds 250 }"
+    with api.get(f"{url}/events", stream=True, timeout=30) as r:
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+        snapshot = api.get(f"{url}/overview", timeout=10).json()
+        record = create(api, url, Code=code, AutoStart=True, Name="followed")
+        seen = []
+        for kind, data in sse_events(r):
+            if data["Id"] == record["Id"]:
+                seen.append((kind, data))
+                if kind == "state" and data["State"] == "Completed":
+                    break
+    kinds = [k for k, _ in seen]
+    assert kinds[0] == "created" and seen[0][1]["Name"] == "followed"
+    assert [d["PreviousState"] for k, d in seen if k == "state"] == ["NotStarted", "Running"]
+    assert [d["Progress"]["PercentComplete"] for k, d in seen if k == "progress"][-1] == 100
+    assert any(k == "progress" and 0 < d["Progress"]["PercentComplete"] < 100 for k, d in seen)
+    after = api.get(f"{url}/overview", timeout=10).json()
+    assert after["EventSeq"] > snapshot["EventSeq"] and after["Counts"]["Completed"] >= 1
+    assert after["Isolation"] == "process" and after["Workers"] is not None and after["StoreBytes"] > 0
+
+
+def test_definition_and_sorted_listing_of_real_tasks(api: requests.Session, url: str) -> None:
+    short = create(api, url, Language="CSharp", Code="return n;", Arguments={"n": 2}, Name="dur-short", AutoStart=True)
+    long = create(api, url, Code="Start-Sleep -Milliseconds 600", Name="dur-long", AutoStart=True)
+    for t in (short, long):
+        wait_until_finished(api, url.removesuffix("/api/v1"), t["Id"])
+    definition = api.get(f"{url}/tasks/{short['Id']}/definition", timeout=10).json()
+    assert (definition["Language"], definition["Code"], definition["Arguments"]) == ("CSharp", "return n;", {"n": 2})
+    params: dict[str, str | int] = {"Name": "dur-*", "Sort": "duration", "Limit": 1}
+    r = api.get(f"{url}/tasks", params=params, timeout=10)
+    assert [t["Id"] for t in r.json()] == [long["Id"]] and r.headers["X-Total-Count"] == "2"
+    r = api.get(f"{url}/tasks", params={"Name": "dur-*", "Sort": "duration", "Cursor": r.headers["X-Next-Cursor"]})
+    assert [t["Id"] for t in r.json()] == [short["Id"]] and "Link" not in r.headers
+
+
 # --------------------------------------------------------------------------------------------------- responsiveness
 
 
@@ -235,10 +271,13 @@ def test_every_openapi_route_answers(api: requests.Session, daemon: Daemon, url:
             kwargs["json"] = bodies[op["operationId"]]
         if op["operationId"] == "waitTask":
             kwargs["params"] = {"Timeout": 1}
+        # An event stream may never end (the server-wide one does not): read its status and headers only.
+        kwargs["stream"] = "text/event-stream" in op["responses"].get("200", {}).get("content", {})
         r = api.request(method, concrete, **kwargs)
         documented = {int(code) for code in op["responses"]}
         assert r.status_code in documented, (method, path, r.status_code, r.text[:300])
         assert r.status_code < 400 or op["operationId"] in ("startTask", "cancelTask"), (method, path, r.text)
+        r.close()
 
 
 def test_metrics(api: requests.Session, daemon: Daemon) -> None:

@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from daemon_fixtures import Daemon, run_cli, start_daemon, wait_until_finished
 from krtasks.tls import ensure_certificate, generate_certificate
 
-COMMANDS = ["serve", "demo", "token", "status", "stop"]
+COMMANDS = ["serve", "demo", "token", "status", "ui", "stop"]
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +159,14 @@ def test_second_daemon_on_same_state_dir_is_refused(daemon: Daemon) -> None:
 def test_stop_when_nothing_runs(tmp_path: Path) -> None:
     done = run_cli("stop", "--state-dir", str(tmp_path))
     assert done.returncode == 0 and "not running" in done.stdout
+
+
+def test_ui_command(daemon: Daemon, tmp_path: Path) -> None:
+    done = run_cli("ui", "--state-dir", str(daemon.state_dir))
+    assert done.returncode == 0 and done.stdout.startswith(daemon.url + "/ui/login?code=")
+    assert done.stdout.count("\n") == 1 and "once" in done.stderr
+    done = run_cli("ui", "--state-dir", str(tmp_path))
+    assert done.returncode == 1 and "not running" in done.stderr and done.stdout == ""
 
 
 # --------------------------------------------------------------------------------------------------- certificates

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..engines.base import CodeRequest, Engine, Execution, LaunchRequest, Prepared
+from ..engines.base import CodeRequest, Engine, Execution, LaunchRequest, Prepared, WorkerPoolView
 from ..models import Language, TaskData
 from .entry import TaskEntry
 
@@ -106,6 +106,24 @@ class EngineSet:
             await self._engines[language].release(prepared)
         except Exception as exc:  # releasing is housekeeping; the task is over either way
             log.warning("releasing a prepared %s script failed: %s", language, exc)
+
+    def workers(self) -> dict[str, int] | None:
+        """Worker processes by state (``idle``, ``busy``, ``starting``) over the distinct pools the engines
+        run on (engines offer theirs through the optional ``worker_pool()``; see
+        :class:`~krtasks.engines.base.WorkerPoolView`); None when no engine uses worker processes."""
+        pools: dict[int, WorkerPoolView] = {}
+        for engine in self._engines.values():
+            offer = getattr(engine, "worker_pool", None)
+            pool = offer() if callable(offer) else None
+            if pool is not None:
+                pools[id(pool)] = pool
+        if not pools:
+            return None
+        total: dict[str, int] = {}
+        for pool in pools.values():
+            for state, count in pool.counts().items():
+                total[state] = total.get(state, 0) + count
+        return total
 
     def warm_up(self) -> None:
         """Let every engine warm up in the background."""

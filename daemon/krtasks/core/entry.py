@@ -7,11 +7,13 @@ import asyncio
 from dataclasses import dataclass, field
 
 from ..engines.base import Execution, Prepared
+from ..errors import TaskConflictError, TaskValidationError
 from ..models import (
     StopReason,
     StreamPageJson,
     StreamRecord,
     TaskData,
+    TaskDefinitionJson,
     TaskRecordJson,
     TaskResultJson,
     TaskState,
@@ -83,8 +85,14 @@ class TaskEntry:
         }
 
     def result(self) -> TaskResultJson:
-        """``{Id, CreatedAt, State, Output, Error}`` (CreatedAt tells tasks apart that reuse an id)."""
+        """``{Id, CreatedAt, State, Output, Error}`` (CreatedAt tells tasks apart that reuse an id).
+
+        Raises:
+            TaskConflictError: the task has not finished.
+        """
         d = self.data
+        if not d.state.finished:
+            raise TaskConflictError(f"Task '{d.id}' is {d.state}; its result is available once it has finished.")
         return {
             "Id": d.id,
             "CreatedAt": iso(d.created_at) or "",
@@ -94,11 +102,37 @@ class TaskEntry:
         }
 
     def stream_page(self, since: int, limit: int) -> StreamPageJson:
-        """At most ``limit`` stream records from index ``since`` on; ``Next`` is the index to ask from next."""
+        """At most ``limit`` stream records from index ``since`` on; ``Next`` is the index to ask from next.
+
+        Raises:
+            TaskValidationError: ``since`` is negative.
+        """
+        if since < 0:
+            raise TaskValidationError("Since", "must be 0 or more")
         page = self.records[since : since + limit]
         return {
             "Id": self.id,
             "CreatedAt": iso(self.data.created_at) or "",
             "Records": [r.to_json() for r in page],
             "Next": since + len(page) if page else max(since, len(self.records)),
+        }
+
+    def definition(self) -> TaskDefinitionJson:
+        """What the task was created with: code, arguments and settings (PascalCase, JSON-ready)."""
+        d = self.data
+        return {
+            "Id": d.id,
+            "Name": d.name,
+            "Description": d.description,
+            "Language": d.language,
+            "Code": d.code,
+            "Arguments": d.arguments,
+            "TimeoutSeconds": d.timeout_seconds,
+            "ParentId": d.parent_id,
+            "ExtraImports": list(d.extra_imports),
+            "ExtraRefs": list(d.extra_refs),
+            "MaxMemoryMB": d.max_memory_mb,
+            "WorkingDirectory": d.working_directory,
+            "Environment": dict(d.environment),
+            "Isolation": d.isolation,
         }

@@ -1,13 +1,12 @@
-"""The registry: every task by id (case-insensitively), parent/child links, subtree walks and listing."""
+"""The registry: every task by id (case-insensitively), parent/child links and subtree walks (listing is in
+:mod:`krtasks.core.listing`)."""
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 from collections.abc import Iterator
 
 from ..errors import TaskConflictError, TaskNotFoundError
-from ..models import Language, TaskState
 from .entry import TaskEntry
 
 
@@ -98,32 +97,6 @@ class Registry:
             if parent is not None:
                 gone = key(subtree[0].id)
                 parent.children = [c for c in parent.children if key(c) != gone]
-
-    def select(
-        self,
-        *,
-        state: TaskState | None = None,
-        language: Language | None = None,
-        name: str | None = None,
-        parent_id: str | None = None,
-    ) -> list[TaskEntry]:
-        """Tasks newest first, filtered by exact state and language, ``name`` with ``*``/``?`` wildcards
-        (case-insensitive), ``parent_id`` ("" for root tasks)."""
-        pattern = name.lower() if name else None
-        parent = key(parent_id) if parent_id is not None else None
-        result = []
-        for task in sorted(self._tasks.values(), key=lambda t: t.data.seq, reverse=True):
-            d = task.data
-            if state is not None and d.state != state:
-                continue
-            if language is not None and d.language != language:
-                continue
-            if pattern is not None and not fnmatch.fnmatchcase(d.name.lower(), pattern):
-                continue
-            if parent is not None and key(d.parent_id) != parent:
-                continue
-            result.append(task)
-        return result
 
     def count_by_state(self) -> dict[str, int]:
         """How many tasks are in each state (states with none are absent)."""

@@ -7,6 +7,7 @@ entirely is eligible; a finished parent with a child still NotStarted or running
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -115,3 +116,23 @@ async def sweep_forever(sweep: Callable[[], Awaitable[int]]) -> None:
         except Exception:  # retention must keep running whatever one sweep met
             log.exception("retention sweep failed")
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+class Sweeper:
+    """The background task that runs ``sweep`` every :data:`SWEEP_INTERVAL_SECONDS` (see :func:`sweep_forever`)."""
+
+    def __init__(self, sweep: Callable[[], Awaitable[int]]) -> None:
+        self._sweep = sweep
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start sweeping (the first sweep runs at once)."""
+        self._task = asyncio.get_running_loop().create_task(sweep_forever(self._sweep), name="krtasks-retention")
+
+    async def stop(self) -> None:
+        """Stop sweeping and wait for the task to end; idempotent."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

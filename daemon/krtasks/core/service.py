@@ -9,9 +9,7 @@ task's State and Error.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextlib
 import copy
 import dataclasses
 import logging
@@ -20,32 +18,34 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 
 from ..engines.base import Engine
-from ..errors import TaskConflictError, TaskValidationError
 from ..metrics import Metrics, MetricsObserver
 from ..models import (
     Language,
+    OverviewJson,
     ServiceConfig,
     StreamPageJson,
     TaskData,
+    TaskDefinitionJson,
     TaskRecordJson,
     TaskResultJson,
     TaskSpec,
 )
 from ..records import utc_now
 from ..store import TaskStore
-from . import retention
+from . import listing, retention
 from .commands import Commands
 from .engineset import EngineSet
-from .entry import TaskEntry
-from .hub import Event, EventHub
+from .history import RunHistory
+from .hub import Event, EventHub, FeedSubscription
 from .journal import open_journal
 from .lifecycle import Lifecycle
+from .listing import TaskPage, TaskQuery
 from .observers import Observers
 from .operations import TaskOperations
+from .overview import Overview
 from .registry import Registry
 from .restore import restore
 from .supervisor import RunSupervisor
-from .validation import parse_language, parse_state
 
 log = logging.getLogger("krtasks.core")
 
@@ -82,16 +82,20 @@ class TaskService:
         self._registry = Registry()
         self._journal = open_journal(store)
         self._hub = EventHub(self._journal)
+        self._history = RunHistory()
         self.metrics = Metrics(self._registry.count_by_state, lambda: len(self._supervisor.slots))
-        self._life = Lifecycle(Observers([self._journal, MetricsObserver(self.metrics), self._hub]), clock)
+        observers = [self._journal, MetricsObserver(self.metrics), self._history, self._hub]
+        self._life = Lifecycle(Observers(observers), clock)
         self.engines = EngineSet(lambda language: self.metrics.compilations.labels(language.value).inc())
         self._supervisor = RunSupervisor(self.engines, self._life, self.config, monotonic)
         self._ops = TaskOperations(
             self.config, self._registry, self.engines, self._life, self._supervisor, self._journal, clock
         )
+        self._overview = Overview(
+            self.config, self._registry, self._supervisor.slots, self.engines, self._hub, self._history, store
+        )
         self._commands = Commands()
-        self._closing = asyncio.Event()
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = retention.Sweeper(self.sweep)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -113,10 +117,10 @@ class TaskService:
         if self._store is not None:
             # Before the warm-up, so the load does not compete with its JIT threads for the CPU.
             await restore(self._store, self._registry, self.engines, self._clock)
+        self._history.seed(self._registry)
+        self._overview.opened(self._clock())
         self.engines.warm_up()
-        self._sweeper = asyncio.get_running_loop().create_task(
-            retention.sweep_forever(self.sweep), name="krtasks-retention"
-        )
+        self._sweeper.start()
 
     async def shutdown(self, grace_seconds: float | None = None) -> None:
         """The daemon is stopping: cancel every queued or running task and wait up to ``grace_seconds``
@@ -125,22 +129,16 @@ class TaskService:
         grace = self.config.stop_grace_seconds if grace_seconds is None else grace_seconds
         log.info("Cancelling running tasks (grace %.1f s)", grace)
         await self._supervisor.stop_all(self._registry, grace)
-        self._closing.set()
         self._hub.close()
 
     async def close(self, grace_seconds: float | None = None) -> None:
         """Finish the commands in flight, stop what still runs (as :meth:`shutdown`), then write what is
         pending and close the engines."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await self._sweeper.stop()
         await self._commands.drain()
         await self._supervisor.stop_all(
             self._registry, self.config.stop_grace_seconds if grace_seconds is None else grace_seconds
         )
-        self._closing.set()
         self._hub.close()
         await self._journal.close()
         await self.engines.close()
@@ -164,18 +162,15 @@ class TaskService:
         parent_id: str | None = None,
     ) -> list[TaskRecordJson]:
         """Records, newest first. Filters: exact state and language (case-insensitive), ``name`` with
-        ``*``/``?`` wildcards (case-insensitive), ``parent_id`` ("" for root tasks).
+        ``*``/``?`` wildcards (case-insensitive), ``parent_id`` ("" for root tasks). Raises
+        :class:`TaskValidationError` for an unknown state or language."""
+        return self.page(TaskQuery.parse(state, language, name=name, parent_id=parent_id)).records
 
-        Raises:
-            TaskValidationError: an unknown state or language.
-        """
-        tasks = self._registry.select(
-            state=parse_state(state) if state else None,
-            language=parse_language(language) if language else None,
-            name=name,
-            parent_id=parent_id,
-        )
-        return [t.record() for t in tasks]
+    def page(self, query: TaskQuery) -> TaskPage:
+        """One page of records as ``query`` filters, orders and pages them, with the number of matches and
+        the next page's cursor (see :mod:`krtasks.core.listing`). Raises :class:`TaskValidationError`
+        for an invalid cursor."""
+        return listing.select(self._registry, query)
 
     @property
     def queue_length(self) -> int:
@@ -200,10 +195,7 @@ class TaskService:
             TaskNotFoundError: unknown id.
             TaskConflictError: the task has not finished.
         """
-        task = self._registry.get(task_id)
-        if not task.state.finished:
-            raise TaskConflictError(f"Task '{task.id}' is {task.state}; its result is available once it has finished.")
-        return task.result()
+        return self._registry.get(task_id).result()
 
     def data(self, task_id: str) -> TaskData:
         """A copy of the task's durable data (code, arguments, context, CliXml output). Raises
@@ -212,9 +204,12 @@ class TaskService:
 
     def streams(self, task_id: str, since: int = 0) -> StreamPageJson:
         """Stream records from index ``since`` on, at most :data:`STREAM_PAGE` per call (ask again from
-        ``Next``). Raises :class:`TaskNotFoundError`, and :class:`TaskValidationError` for a negative ``since``."""
-        if since < 0:
-            raise TaskValidationError("Since", "must be 0 or more")
+        ``Next``). CreatedAt as in :meth:`result`.
+
+        Raises:
+            TaskNotFoundError: unknown id.
+            TaskValidationError: ``since`` is negative.
+        """
         return self._registry.get(task_id).stream_page(since, STREAM_PAGE)
 
     async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecordJson:
@@ -225,17 +220,8 @@ class TaskService:
             TaskNotFoundError: unknown id.
         """
         task = self._registry.get(task_id)
-        await self._until_done(task, timeout)
+        await self._hub.wait(task, timeout)
         return task.record()
-
-    async def _until_done(self, task: TaskEntry, timeout: float | None) -> None:
-        if not task.done.is_set() and not self._closing.is_set():
-            waits = [asyncio.ensure_future(task.done.wait()), asyncio.ensure_future(self._closing.wait())]
-            try:
-                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
 
     def events(self, task_id: str) -> AsyncIterator[Event]:
         """Live events of one task: ``("state", record)`` first, then ``("progress", {Id, Progress})``,
@@ -246,6 +232,20 @@ class TaskService:
             TaskNotFoundError: unknown id.
         """
         return self._hub.subscribe(self._registry.get(task_id))
+
+    def feed(self) -> FeedSubscription:
+        """Every task's events from now on as ``(seq, kind, data)``: ``created`` (record), ``state`` (record
+        plus PreviousState), ``progress`` ({Id, Progress}), ``removed`` ({Id, State, ParentId, CompletedAt});
+        subscribed on return; ends at shutdown or when the subscriber lags (see :mod:`krtasks.core.hub`)."""
+        return self._hub.feed()
+
+    def overview(self) -> OverviewJson:
+        """The daemon at a glance as of server-wide event ``EventSeq`` (see :mod:`krtasks.core.overview`)."""
+        return self._overview.snapshot(self._clock())
+
+    def definition(self, task_id: str) -> TaskDefinitionJson:
+        """What the task was created with (code, arguments, settings). Raises :class:`TaskNotFoundError`."""
+        return self._registry.get(task_id).definition()
 
     # ------------------------------------------------------------------ commands
 
@@ -265,7 +265,7 @@ class TaskService:
         result)`` once it has finished (durably), ``(record, None)`` when the wait ran out and it goes on.
         Raises as :meth:`create`."""
         task = await self._commands.run(self._ops.create(dataclasses.replace(spec, auto_start=True)))
-        await self._until_done(task, wait)
+        await self._hub.wait(task, wait)
         return task.record(), task.result() if task.state.finished else None
 
     async def start(self, task_id: str) -> TaskRecordJson:

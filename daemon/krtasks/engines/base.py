@@ -131,6 +131,16 @@ class Execution(Protocol):
         ...
 
 
+class WorkerPoolView(Protocol):
+    """What an engine that runs code in worker processes tells about them. Such an engine may offer
+    ``worker_pool() -> WorkerPoolView | None`` (optional, not part of :class:`Engine`); engines that share one
+    pool return the same object, and the engine set counts each pool once."""
+
+    def counts(self) -> Mapping[str, int]:
+        """Workers by state: ``starting``, ``idle``, ``busy``."""
+        ...
+
+
 class Engine(Protocol):
     """Prepares and runs the code of one language."""
 

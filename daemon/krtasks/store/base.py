@@ -60,6 +60,10 @@ class TaskStore(Protocol):
         """Remove these tasks and their records (ids compare case-insensitively; unknown ids are ignored)."""
         ...
 
+    def size_bytes(self) -> int:
+        """Bytes the store takes on disk now (0 when that cannot be told)."""
+        ...
+
     async def close(self) -> None:
         """Commit what is queued and release the backend; idempotent."""
         ...

@@ -296,6 +296,14 @@ class SqliteTaskStore:
             )
         )
 
+    def size_bytes(self) -> int:
+        """Bytes of ``tasks.db`` and its write-ahead log on disk now (a file missing counts 0)."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.stat(self.path.with_name(self.path.name + suffix)).st_size
+        return total
+
     async def close(self) -> None:
         """Commit what is queued, close the file and stop the thread; idempotent."""
         import asyncio

@@ -1,4 +1,6 @@
-"""``GET /api/v1/tasks/{id}/events``: a task's life as Server-Sent Events (WHATWG HTML §9.2).
+"""Server-Sent Events (WHATWG HTML §9.2): a task's life, and every task's changes.
+
+``GET /api/v1/tasks/{id}/events``, one task:
 
 Each event is ``event: <kind>`` / ``id: <n>`` / ``data: <one-line JSON>``:
 
@@ -8,7 +10,17 @@ Each event is ``event: <kind>`` / ``id: <n>`` / ``data: <one-line JSON>``:
 
 The stream ends after the ``state`` event of a finished state (Completed, Failed, Stopped). A client that
 reconnects (``Last-Event-ID`` header) to a finished task gets 204 No Content, which tells an EventSource
-to stop reconnecting (HTML §9.2.3). Comments (``: ping``) keep idle connections alive every 15 s.
+to stop reconnecting (HTML §9.2.3).
+
+``GET /api/v1/events``, the whole daemon from the moment of the request on, ``id`` being the change's number
+(compare with ``EventSeq`` of ``GET /api/v1/overview``):
+
+- ``created``: the new task's record; ``state``: the record after a state change plus ``PreviousState``;
+- ``progress``: ``{Id, Progress}``; ``removed``: ``{Id, State, ParentId, CompletedAt}`` per task removed.
+
+It ends at shutdown, or when the client reads so slowly that more than
+:data:`~krtasks.core.hub.FEED_LIMIT` events wait for it; a reconnecting client gets the events from then on
+(no replay: read the overview again). Comments (``: ping``) keep idle connections alive every 15 s.
 """
 
 from __future__ import annotations
@@ -57,4 +69,21 @@ async def task_events(request: web.Request) -> web.StreamResponse:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
+    return resp
+
+
+async def server_events(request: web.Request) -> web.StreamResponse:
+    """Stream every task's created/state/progress/removed events until shutdown (or the client lags)."""
+    subscription = request.app[SERVICE].feed()  # subscribed before the answer starts: nothing falls between
+    try:
+        async with sse_response(
+            request, ping_interval=PING_SECONDS, headers={REQUEST_ID_HEADER: request_id_var.get()}
+        ) as resp:
+            try:
+                async for seq, kind, data in subscription:
+                    await resp.send(dumps(data), event=kind, id=str(seq))
+            except (ConnectionResetError, TimeoutError):
+                log.debug("A server-wide event stream client went away")
+    finally:
+        await subscription.aclose()
     return resp

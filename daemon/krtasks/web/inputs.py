@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
@@ -353,6 +355,31 @@ class Query:
             raise TaskValidationError(name, f"must be a finite number of at least {minimum:g}")
         return value
 
+    def get_choice(self, name: str, choices: Sequence[str]) -> str | None:
+        """One of ``choices`` (any case, returned as listed), or None when absent; an empty value is refused."""
+        raw = self._typed(name)
+        if raw is None:
+            return None
+        for choice in choices:
+            if choice.lower() == raw.lower():
+                return choice
+        raise TaskValidationError(name, f"'{raw}' is not one of {', '.join(choices)}")
+
+    def get_datetime(self, name: str) -> datetime | None:
+        """A point in time (aware, UTC), or None when absent (an empty value is refused): an RFC 3339 date-time such as
+        ``2026-11-29T10:00:00Z`` or ``2026-11-29T11:00:00.5+01:00`` (any number of fraction digits, finer
+        ones rounded up to the microsecond; a leap second bounds like the second after it), or another ISO
+        8601 form Python reads (without an offset: UTC)."""
+        raw = self._typed(name)
+        if raw is None:
+            return None
+        try:
+            return _parse_time(raw)
+        except (ValueError, OverflowError):
+            raise TaskValidationError(
+                name, f"an ISO 8601 date-time is required (e.g. 2026-11-29T10:00:00Z), not '{raw}'"
+            ) from None
+
     def get_bool(self, name: str, default: bool = False) -> bool:
         """``true`` or ``false`` in any letter case (PowerShell writes ``True``); ``default`` when absent."""
         raw = self._typed(name)
@@ -381,3 +408,32 @@ class Query:
             return Language.parse(raw).value
         except ValueError as exc:
             raise TaskValidationError(name, str(exc)) from None
+
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def _parse_time(text: str) -> datetime:
+    """See :meth:`Query.get_datetime`. Raises ValueError (or OverflowError) for what is not a time."""
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        parsed = datetime.fromisoformat(text.strip())
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, zulu, sign, off_h, off_m = match.groups()[6:]
+    digits = (fraction or "0").ljust(6, "0")
+    microsecond = int(digits[:6])
+    # Times here have microseconds: a finer bound is rounded up, which keeps ">= bound" and "< bound" exact.
+    finer = timedelta(microseconds=1) if digits[6:].strip("0") else timedelta(0)
+    if second == 60:  # RFC 3339 allows a leap second; no time here falls in one: it bounds like the next second
+        second, microsecond, finer = 59, 0, timedelta(seconds=1)
+    offset = timedelta(0) if zulu else timedelta(hours=int(off_h), minutes=int(off_m)) * (1 if sign == "+" else -1)
+    if year == 0:  # RFC 3339 allows year 0000, before anything datetime can hold
+        return datetime.min.replace(tzinfo=UTC)
+    local = datetime(year, month, day, hour, minute, second, microsecond)
+    try:
+        return (local - offset + finer).replace(tzinfo=UTC)
+    except OverflowError:
+        return (datetime.min if offset > timedelta(0) else datetime.max).replace(tzinfo=UTC)

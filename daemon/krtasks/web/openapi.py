@@ -14,9 +14,11 @@ from typing import Any
 
 from .. import __version__
 from ..clixml import CLIXML
+from ..core.listing import SortKey
 from ..core.validation import MAX_ID_LENGTH
 from ..models import LANGUAGE_PATTERN, NO_CONTROL, TaskState, case_insensitive
 from .openapi_schemas import component_schemas, ref
+from .ui.sessions import CSRF_HEADER, SESSION_COOKIE
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
@@ -24,7 +26,8 @@ _SSE = "text/event-stream"
 
 _PROBLEM_TEXT = {
     400: "Malformed request: a field or parameter the document refuses (`field` and `errors` name them)",
-    401: "Missing or wrong bearer token (with WWW-Authenticate)",
+    401: "Missing or wrong bearer token, or an ended dashboard session (with WWW-Authenticate)",
+    403: f"A dashboard session's request without its {CSRF_HEADER} header",
     404: "No task with this id",
     409: "The task's state does not allow this (or the id is taken)",
     413: "Body over the size limit (1 MiB by default)",
@@ -96,7 +99,7 @@ _LOCATION = {
     }
 }
 
-_SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
+_SECURED: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
 
 
 def _query(name: str, schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
@@ -124,6 +127,7 @@ _PER_TASK = {
     "getTaskStreams": "Its stream records.",
     "waitTask": "Wait for its end.",
     "getTaskEvents": "Follow its events.",
+    "getTaskDefinition": "What it was created with.",
 }
 
 
@@ -207,7 +211,7 @@ def _build() -> dict[str, Any]:
                         headers=_LOCATION,
                         links=_links(*_PER_TASK),
                     ),
-                    **_problems(400, 401, 409, 413, 415, 422),
+                    **_problems(400, 401, 403, 409, 413, 415, 422),
                 },
                 requestBody={
                     "required": True,
@@ -225,7 +229,7 @@ def _build() -> dict[str, Any]:
             ),
             "get": _operation(
                 "listTasks",
-                "Tasks, newest first.",
+                "Tasks, filtered, ordered (newest first by default) and paged (keyset or offset).",
                 {
                     "200": _ok(
                         "Records",
@@ -235,7 +239,15 @@ def _build() -> dict[str, Any]:
                                 "description": "Matches before paging.",
                                 "required": True,
                                 "schema": {"type": "string", "pattern": "^[0-9]+$"},
-                            }
+                            },
+                            "X-Next-Cursor": {
+                                "description": "Cursor of the next page; absent on the last page.",
+                                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                            },
+                            "Link": {
+                                "description": 'RFC 8288 link to the next page (rel="next"); absent on the last page.',
+                                "schema": {"type": "string", "pattern": '^<.+>; rel="next"$'},
+                            },
                         },
                     ),
                     **_problems(400, 401),
@@ -249,8 +261,42 @@ def _build() -> dict[str, Any]:
                     ),
                     _query("Name", {"type": "string"}, "Name pattern; * and ? wildcards, case-insensitive."),
                     _query("ParentId", {"type": "string"}, "Only children of this task (empty: root tasks)."),
+                    _query(
+                        "CreatedAfter",
+                        {"type": "string", "format": "date-time"},
+                        "Only tasks created at or after this time (RFC 3339).",
+                        "2026-11-29T10:00:00Z",
+                    ),
+                    _query("CreatedBefore", {"type": "string", "format": "date-time"}, "Only tasks created before."),
+                    _query(
+                        "Sort",
+                        {
+                            "type": "string",
+                            "pattern": "^(?:" + "|".join(case_insensitive(k.value) for k in SortKey) + ")$",
+                        },
+                        "Order by creation (the default), StartedAt, Duration or Name; ties in creation order; tasks "
+                        "without the value (not started, not finished) last.",
+                        "created",
+                    ),
+                    _query(
+                        "Order",
+                        {
+                            "type": "string",
+                            "pattern": "^(?:" + case_insensitive("asc") + "|" + case_insensitive("desc") + ")$",
+                        },
+                        "Direction: desc (the default) or asc.",
+                    ),
+                    _query(
+                        "Cursor",
+                        {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+                        "Keyset paging: the X-Next-Cursor of the previous page, with the same Sort and Order (a "
+                        "cursor the API did not give out, or of another order, is refused with 400). Pages after a "
+                        "cursor cost what the first page costs.",
+                    ),
                     _query("Limit", {"type": "integer", "minimum": 0}, "At most this many records.", 20),
-                    _query("Offset", {"type": "integer", "minimum": 0}, "Skip this many records first."),
+                    _query(
+                        "Offset", {"type": "integer", "minimum": 0}, "Skip this many records first (after the Cursor)."
+                    ),
                 ],
             ),
         },
@@ -260,13 +306,13 @@ def _build() -> dict[str, Any]:
             "patch": _operation(
                 "renameTask",
                 "Set Name and/or Description (blank values refused).",
-                {"200": record, **_problems(400, 401, 404, 413, 415)},
+                {"200": record, **_problems(400, 401, 403, 404, 413, 415)},
                 requestBody=json_body,
             ),
             "delete": _operation(
                 "removeTask",
                 "Remove a task and its children.",
-                {"204": _ok("Removed"), **_problems(400, 401, 404, 409)},
+                {"204": _ok("Removed"), **_problems(400, 401, 403, 404, 409)},
                 parameters=[
                     _query(
                         "Force",
@@ -286,7 +332,7 @@ def _build() -> dict[str, Any]:
                 "Start a NotStarted task (Running, or Queued when slots are busy).",
                 {
                     "202": _ok("Started", ref("TaskRecord"), links=_links("cancelTask", "waitTask", "getTaskEvents")),
-                    **_problems(401, 404, 409),
+                    **_problems(401, 403, 404, 409),
                 },
             ),
         },
@@ -295,7 +341,7 @@ def _build() -> dict[str, Any]:
             "post": _operation(
                 "cancelTask",
                 "Cancel a task that has not finished.",
-                {"202": _ok("Cancel issued", ref("TaskRecord")), **_problems(401, 404, 409)},
+                {"202": _ok("Cancel issued", ref("TaskRecord")), **_problems(401, 403, 404, 409)},
             ),
         },
         "/api/v1/tasks/{id}/result": {
@@ -322,6 +368,14 @@ def _build() -> dict[str, Any]:
                 parameters=[_query("Since", {"type": "integer", "minimum": 0}, "First record index to return.")],
             ),
         },
+        "/api/v1/tasks/{id}/definition": {
+            "parameters": [_ID],
+            "get": _operation(
+                "getTaskDefinition",
+                "What the task was created with: Code, Language, Arguments and settings.",
+                {"200": _ok("The definition", ref("TaskDefinition")), **_problems(401, 404)},
+            ),
+        },
         "/api/v1/tasks/{id}/wait": {
             "parameters": [_ID],
             "get": _operation(
@@ -342,6 +396,32 @@ def _build() -> dict[str, Any]:
                     **_problems(401, 404),
                 },
             ),
+        },
+        "/api/v1/events": {
+            "get": _operation(
+                "getServerEvents",
+                "Server-Sent Events of every task from now on: created, state (with PreviousState), progress, "
+                "removed (one per task of a removed subtree). Each event's id numbers the change; compare it with "
+                "the overview's EventSeq. No replay on reconnect; the stream ends at shutdown or when the client "
+                "lags too far behind.",
+                {"200": _ok("Event stream", ref("ServerEvent"), media=_SSE), **_problems(401)},
+            )
+        },
+        "/api/v1/overview": {
+            "get": _operation(
+                "getOverview",
+                "The daemon at a glance: counts by state, runs per minute, queue, slots, workers, store size, "
+                "retention, as of server-wide event EventSeq.",
+                {"200": _ok("The overview", ref("Overview")), **_problems(401)},
+            )
+        },
+        "/api/v1/ui/login-codes": {
+            "post": _operation(
+                "createLoginCode",
+                "A one-time code for the dashboard: GET /ui/login?code=... opens a session (once, within 60 s). "
+                "`krtasks ui` prints the link.",
+                {"201": _ok("The code", ref("LoginCode")), **_problems(401, 403)},
+            )
         },
         "/metrics": {
             "get": _operation(
@@ -370,7 +450,15 @@ def _build() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The token from the state dir (`krtasks token`).",
-                }
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": SESSION_COOKIE,
+                    "description": "The dashboard's session (opened at /ui/login). With it, POST, PUT, PATCH and "
+                    f"DELETE also need the session's {CSRF_HEADER} header (403 otherwise). Not for the tutorial "
+                    "routes.",
+                },
             },
         },
     }

@@ -23,9 +23,14 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from ..models import (
+    LoginCodeJson,
+    OverviewJson,
     ProgressEventJson,
+    RemovedEventJson,
+    ServerStateEventJson,
     StreamEventJson,
     StreamPageJson,
+    TaskDefinitionJson,
     TaskRecordJson,
     TaskResultJson,
     TaskRunJson,
@@ -39,6 +44,11 @@ _TYPED: dict[str, Any] = {
     "StreamRecords": StreamPageJson,
     "ProgressEvent": ProgressEventJson,
     "StreamEvent": StreamEventJson,
+    "ServerStateEvent": ServerStateEventJson,
+    "RemovedEvent": RemovedEventJson,
+    "TaskDefinition": TaskDefinitionJson,
+    "Overview": OverviewJson,
+    "LoginCode": LoginCodeJson,
 }
 """Schemas generated from the typed model, under these names."""
 
@@ -169,6 +179,15 @@ def component_schemas() -> dict[str, Any]:
                 sse_event("state", "TaskRecord", "The task's record: first, then on every state change."),
                 sse_event("progress", "ProgressEvent", "New progress (Write-Progress, TaskProgress)."),
                 sse_event("stream", "StreamEvent", "One record of a PowerShell stream or a console line."),
+            ],
+        },
+        "ServerEvent": {
+            "description": "An event of GET /api/v1/events (every task).",
+            "oneOf": [
+                sse_event("created", "TaskRecord", "A new task's record."),
+                sse_event("state", "ServerStateEvent", "A task's record after a state change, with PreviousState."),
+                sse_event("progress", "ProgressEvent", "A task's new progress."),
+                sse_event("removed", "RemovedEvent", "A removed task (one per task of a removed subtree)."),
             ],
         },
     }

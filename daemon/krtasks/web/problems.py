@@ -32,6 +32,7 @@ TYPE_PREFIX = "urn:krtasks:problem:"
 _TYPES: dict[int, tuple[str, str]] = {
     400: ("invalid-request", "Invalid request"),
     401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     409: ("conflict", "Conflict with the task's state"),

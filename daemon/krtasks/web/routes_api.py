@@ -15,12 +15,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
 from ..clixml import CLIXML, DEFAULT_DEPTH, encode_result, wants_clixml
+from ..core.listing import SortKey, TaskQuery
 from ..errors import TaskValidationError
-from .context import SERVICE
-from .events import task_events
+from ..models import LoginCodeJson
+from .context import SERVICE, SESSIONS
+from .events import server_events, task_events
 from .inputs import Query, RenameTaskBody, parse_body, parse_create_body
 from .jsonio import json_response
 from .openapi import openapi_document
+from .ui.sessions import CODE_SECONDS
 
 if TYPE_CHECKING:
     from ..core.service import TaskService
@@ -86,21 +89,49 @@ async def _clixml_result(
     return web.Response(text=text, status=status, content_type=CLIXML, charset="utf-8", headers=headers)
 
 
+SORTS = tuple(k.value for k in SortKey)
+"""Values of ``Sort``."""
+
+ORDERS = ("asc", "desc")
+"""Values of ``Order``."""
+
+
 @routes.get(API + "/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
-    """Records newest first, filtered by State, Language, Name (wildcards * ?), ParentId, then paged by
-    Offset/Limit; ``X-Total-Count`` holds the number of matches before paging."""
+    """Records filtered by State, Language, Name (wildcards * ?), ParentId and CreatedAfter/CreatedBefore,
+    ordered by ``Sort`` (created, started, duration, name) and ``Order`` (desc, the default, or asc), paged by
+    ``Cursor`` (keyset) and/or Offset, at most ``Limit``. ``X-Total-Count`` holds the number of matches
+    before paging; when more follow, ``X-Next-Cursor`` and ``Link: <...>; rel="next"`` give the next page."""
     query = Query(request)
-    records = request.app[SERVICE].list(
-        state=query.state(),
-        language=query.language(),
-        name=query.get_str("Name") or None,
-        parent_id=query.get_str("ParentId"),
+    page = request.app[SERVICE].page(
+        TaskQuery.parse(
+            query.state(),
+            query.language(),
+            name=query.get_str("Name") or None,
+            parent_id=query.get_str("ParentId"),
+            created_after=query.get_datetime("CreatedAfter"),
+            created_before=query.get_datetime("CreatedBefore"),
+            sort=SortKey(query.get_choice("Sort", SORTS) or SortKey.CREATED),
+            descending=query.get_choice("Order", ORDERS) != "asc",
+            cursor=query.get_str("Cursor") or None,
+            offset=query.get_int("Offset") or 0,
+            limit=query.get_int("Limit"),
+        )
     )
-    offset = query.get_int("Offset") or 0
-    limit = query.get_int("Limit")
-    page = records[offset:] if limit is None else records[offset : offset + limit]
-    return json_response(page, headers={"X-Total-Count": str(len(records))})
+    headers = {"X-Total-Count": str(page.total)}
+    if page.next_cursor is not None:
+        kept = [(k, v) for k, v in request.query.items() if k.lower() not in ("cursor", "offset")]
+        following = request.rel_url.with_query([*kept, ("Cursor", page.next_cursor)])
+        headers["X-Next-Cursor"] = page.next_cursor
+        headers["Link"] = f'<{following}>; rel="next"'
+    return json_response(page.records, headers=headers)
+
+
+@routes.get(API + "/overview")
+async def overview(request: web.Request) -> web.Response:
+    """The daemon at a glance: counts by state, run history, slots, workers, store, settings (see
+    :class:`~krtasks.models.OverviewJson`)."""
+    return json_response(request.app[SERVICE].overview())
 
 
 @routes.get(API + "/tasks/{id}")
@@ -159,6 +190,12 @@ async def task_streams(request: web.Request) -> web.Response:
     return json_response(request.app[SERVICE].streams(request.match_info["id"], since=since))
 
 
+@routes.get(API + "/tasks/{id}/definition")
+async def task_definition(request: web.Request) -> web.Response:
+    """What the task was created with: Code, Language, Arguments and the other settings."""
+    return json_response(request.app[SERVICE].definition(request.match_info["id"]))
+
+
 @routes.get(API + "/tasks/{id}/wait")
 async def wait_task(request: web.Request) -> web.Response:
     """The record as soon as the task finishes, or the current one after ``Timeout`` seconds (absent: no
@@ -167,4 +204,14 @@ async def wait_task(request: web.Request) -> web.Response:
     return json_response(await request.app[SERVICE].wait(request.match_info["id"], timeout=timeout))
 
 
+@routes.post(API + "/ui/login-codes")
+async def create_login_code(request: web.Request) -> web.Response:
+    """201 ``{Code, Url, ExpiresInSeconds}``: a code that opens a dashboard session once, within 60 s
+    (``krtasks ui`` prints the link). Without authentication (``--auth none``) the dashboard needs none."""
+    code = request.app[SESSIONS].issue_code()
+    answer: LoginCodeJson = {"Code": code, "Url": f"/ui/login?code={code}", "ExpiresInSeconds": CODE_SECONDS}
+    return json_response(answer, status=201)
+
+
 routes.get(API + "/tasks/{id}/events")(task_events)
+routes.get(API + "/events")(server_events)

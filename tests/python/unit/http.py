@@ -20,17 +20,24 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @contextlib.asynccontextmanager
-async def app_client(engines: FakeEngines, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
-    """The application (token :data:`TOKEN`, 64 KiB bodies, two slots) on the fakes; code ``slow`` never ends."""
-    engines.scripts["slow"] = Script(forever=True)
-    service = TaskService(
-        ServiceConfig(max_runspaces=2, stop_grace_seconds=0.5),
-        engines=engines,
-        clock=clock.now,
-        monotonic=clock.monotonic,
-    )
-    app = create_app(service, token=TOKEN, max_body_bytes=64 * 1024)
+async def open_client(
+    engines: FakeEngines, clock: FakeClock, *, token: str | None = TOKEN, **config: Any
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """The application (``token``, 64 KiB bodies) on a fresh service over the fakes (``max_runspaces`` 2 and
+    a 0.5 s grace unless ``config`` says otherwise)."""
+    config.setdefault("max_runspaces", 2)
+    config.setdefault("stop_grace_seconds", 0.5)
+    service = TaskService(ServiceConfig(**config), engines=engines, clock=clock.now, monotonic=clock.monotonic)
+    app = create_app(service, token=token, max_body_bytes=64 * 1024)
     async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+@contextlib.asynccontextmanager
+async def app_client(engines: FakeEngines, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
+    """:func:`open_client` with its defaults, where code ``slow`` never ends."""
+    engines.scripts["slow"] = Script(forever=True)
+    async with open_client(engines, clock) as c:
         yield c
 
 

@@ -63,8 +63,10 @@ def test_every_operation_declares_what_it_answers(path: str, method: str, op: di
     if path == "/api/v1/health":
         assert op["security"] == []
     else:
-        assert op["security"] == [{"bearer": []}] and "401" in responses
+        assert op["security"] == [{"bearer": []}, {"session": []}] and "401" in responses
         assert "WWW-Authenticate" in responses["401"]["headers"]
+        if method in ("post", "patch", "delete"):
+            assert "403" in responses  # a dashboard session's request without its CSRF header
     if "requestBody" in op:
         assert {"400", "413", "415"} <= set(responses)
     if "/{id}" in path:
@@ -200,6 +202,15 @@ def _param_schema(path: str, method: str, name: str) -> dict[str, Any]:
         ("Language=cs", True),
         ("Language=", False),
         ("ParentId=", True),  # empty: root tasks
+        ("Sort=duration", True),
+        ("Sort=NAME", True),
+        ("Sort=", False),
+        ("Sort=size", False),
+        ("Order=ASC", True),
+        ("Order=", False),
+        ("CreatedAfter=2026-11-29T10:00:00Z", True),
+        ("CreatedAfter=", False),
+        ("CreatedBefore=yesterday", False),
     ],
 )
 async def test_list_query_is_as_strict_as_documented(client: TestClient[Any, Any], query: str, ok: bool) -> None:

@@ -319,6 +319,10 @@ class ProcessEngine:
         )
         return execution
 
+    def worker_pool(self) -> WorkerPool:
+        """The pool this engine's tasks run in (shared by the three process engines)."""
+        return self.shared.pool
+
     async def release(self, prepared: Prepared) -> None:
         """Drop the task's hold on its image."""
         self.shared.preparers.release(prepared)
