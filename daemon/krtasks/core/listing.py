@@ -25,7 +25,7 @@ from enum import StrEnum
 from operator import itemgetter
 from typing import Any
 
-from ..errors import TaskValidationError
+from ..errors import TaskUnprocessableError, TaskValidationError
 from ..models import Language, TaskRecordJson, TaskState
 from .entry import TaskEntry
 from .registry import key
@@ -152,21 +152,22 @@ def _decode(cursor: str, sort: SortKey, descending: bool) -> SortValue:
     """The position a cursor holds.
 
     Raises:
-        TaskValidationError: not a cursor of this API, or one of another sort order (field ``Cursor``).
+        TaskUnprocessableError: not a cursor of this API, or one of another sort order (field ``Cursor``; 422:
+            the pattern of a cursor cannot tell).
     """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw.decode("utf-8"))
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise TaskValidationError("Cursor", "is not a cursor this API gave out") from None
+        raise TaskUnprocessableError("Cursor", "is not a cursor this API gave out") from None
     if not isinstance(parts, list) or len(parts) != 5:
-        raise TaskValidationError("Cursor", "is not a cursor this API gave out")
+        raise TaskUnprocessableError("Cursor", "is not a cursor this API gave out")
     order, rank, value, seq = parts[1:]
     if parts[0] != sort.value or order != ("desc" if descending else "asc"):
-        raise TaskValidationError("Cursor", f"belongs to another order ({parts[0]} {order}); start without it")
+        raise TaskUnprocessableError("Cursor", f"belongs to another order ({parts[0]} {order}); start without it")
     value_type = str if sort == SortKey.NAME else int
     if not (type(rank) is int and type(value) is value_type and type(seq) is int):
-        raise TaskValidationError("Cursor", "is not a cursor this API gave out")
+        raise TaskUnprocessableError("Cursor", "is not a cursor this API gave out")
     return rank, value, seq
 
 
@@ -174,7 +175,7 @@ def select(tasks: Iterable[TaskEntry], query: TaskQuery) -> TaskPage:
     """The page of ``tasks`` that ``query`` asks for (see the module docstring).
 
     Raises:
-        TaskValidationError: an invalid cursor (field ``Cursor``).
+        TaskUnprocessableError: an invalid cursor (field ``Cursor``).
     """
     value_of = _SORT_VALUES[query.sort]
     descending = query.descending

@@ -33,7 +33,7 @@ _PROBLEM_TEXT = {
     413: "Body over the size limit (1 MiB by default)",
     415: "Body of a media type the operation does not take",
     422: "Well formed, but not possible: the code does not compile (`diagnostics`), or a named parent or "
-    "directory does not exist, or a field needs process isolation",
+    "directory does not exist, or a field needs process isolation, or a listing cursor was not given out",
     500: "Unexpected error, logged under `requestId`",
 }
 
@@ -250,7 +250,7 @@ def _build() -> dict[str, Any]:
                             },
                         },
                     ),
-                    **_problems(400, 401),
+                    **_problems(400, 401, 422),
                 },
                 parameters=[
                     _query("State", {"type": "string", "pattern": _STATE_PATTERN}, "Only this state.", "Completed"),
@@ -290,7 +290,7 @@ def _build() -> dict[str, Any]:
                         "Cursor",
                         {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
                         "Keyset paging: the X-Next-Cursor of the previous page, with the same Sort and Order (a "
-                        "cursor the API did not give out, or of another order, is refused with 400). Pages after a "
+                        "cursor the API did not give out, or of another order, is refused with 422). Pages after a "
                         "cursor cost what the first page costs.",
                     ),
                     _query("Limit", {"type": "integer", "minimum": 0}, "At most this many records.", 20),
