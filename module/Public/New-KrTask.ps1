@@ -176,15 +176,15 @@ function New-KrTask {
                 $extension = [System.IO.Path]::GetExtension($path).ToLowerInvariant()
                 $lang = @{ '.ps1' = 'PowerShell'; '.cs' = 'CSharp'; '.vb' = 'VBNet' }[$extension]
                 if (-not $lang) {
-                    $ex = [System.ArgumentException]::new("Cannot tell the language of '$path' from its extension '$extension': " +
-                        'use .ps1 (PowerShell), .cs (C#) or .vb (VB.NET), or pass the text with -Code and -Language.')
-                    $errorId = 'KrTasks.UnknownCodeFileExtension'
-                    $record = [System.Management.Automation.ErrorRecord]::new($ex, $errorId, 'InvalidArgument', $CodeFilePath)
+                    $message = "Cannot tell the language of '$path' from its extension '$extension': " +
+                    'use .ps1 (PowerShell), .cs (C#) or .vb (VB.NET), or pass the text with -Code and -Language.'
+                    $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.UnknownCodeFileExtension' -Category InvalidArgument -Message $message `
+                        -TargetObject $CodeFilePath -ExceptionType ([System.ArgumentException])
                     $PSCmdlet.ThrowTerminatingError($record)
                 }
                 if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
-                    $ex = [System.Management.Automation.ItemNotFoundException]::new("Cannot find the code file '$path'.")
-                    $record = [System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CodeFileNotFound', 'ObjectNotFound', $CodeFilePath)
+                    $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.CodeFileNotFound' -Category ObjectNotFound -Message "Cannot find the code file '$path'." `
+                        -TargetObject $CodeFilePath -ExceptionType ([System.Management.Automation.ItemNotFoundException])
                     $PSCmdlet.ThrowTerminatingError($record)
                 }
                 $text = [System.IO.File]::ReadAllText($path)

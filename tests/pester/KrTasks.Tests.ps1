@@ -111,6 +111,20 @@ Describe 'Add-KrTasks' {
         { Add-KrTasks -Uri $Connection.Uri -Token $Token } | Should -Throw -ErrorId 'KrTasks.CertificateRejected,Add-KrTasks'
     }
 
+    It 'refuses a -CertificatePath without a readable certificate with a KrTasks error' {
+        foreach ($text in 'not a certificate', '-----BEGIN nothing') {
+            $bad = Join-Path $TestDrive 'bad.pem'
+            Set-Content -Path $bad -Value $text
+            $err = $null
+            try { Add-KrTasks -Uri $Connection.Uri -Token $Token -CertificatePath $bad } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'KrTasks.CertificateUnreadable*'
+            $err.CategoryInfo.Category | Should -Be 'InvalidData'
+            $err.TargetObject | Should -Be $bad
+            $err.Exception.Message | Should -Match ([regex]::Escape($bad))
+        }
+        Get-KrTask | Out-Null   # the default connection is unchanged
+    }
+
     It 'turns certificate checks off only with -SkipCertificateCheck' {
         try {
             $insecure = Add-KrTasks -Uri $Connection.Uri -Token $Token -SkipCertificateCheck -PassThru
