@@ -45,8 +45,7 @@ function Get-KrTaskResult {
     process {
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
         foreach ($taskId in (Get-KrTasksRequestedId -Caller $PSCmdlet -Id $Id -InputObject $_ -Required)) {
-            $path = Get-KrTasksTaskPath $taskId 'result'
-            $response = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path $path -TargetId $taskId -Handled 404, 409 -DateKind Default
+            $response = Get-KrTasksResult -Caller $PSCmdlet -Connection $conn -TaskId $taskId -Handled 404, 409
             if ($response.Status -eq 404) { Write-KrTasksSoftFailure -Caller $PSCmdlet -NotFoundId $taskId }
             elseif ($response.Status -eq 409) { Write-Verbose "Task $taskId has not finished yet; no result." }
             if ($response.Ok) { Write-KrTasksOutput -Body $response.Body }
