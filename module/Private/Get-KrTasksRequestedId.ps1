@@ -23,7 +23,9 @@ function Get-KrTasksRequestedId {
     if ($piped -and $ids.Count -eq 1 -and $ids[0] -ceq [string]$InputObject) { $ids = @() }
     if ($Required -and $ids.Count -eq 0) {
         $message = 'Give the task id with -Id: a connection came down the pipeline, but no id.'
-        $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -ErrorId 'KrTasks.IdRequired' -Category InvalidArgument -Message $message -ExceptionType ([System.ArgumentException])))
+        $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.IdRequired' -Category InvalidArgument -Message $message `
+            -ExceptionType ([System.ArgumentException])
+        $Caller.ThrowTerminatingError($record)
     }
     $ids
 }

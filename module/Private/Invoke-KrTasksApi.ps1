@@ -25,7 +25,8 @@ function Invoke-KrTasksApi {
         [double] $TimeoutSeconds = 100,
         [string] $DateKind = 'String'
     )
-    $raw = Send-KrTasksRequest -Caller $Caller -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body -TimeoutSeconds $TimeoutSeconds
+    $request = @{ Caller = $Caller; Connection = $Connection; Method = $Method; Path = $Path; Query = $Query; Body = $Body }
+    $raw = Send-KrTasksRequest @request -TimeoutSeconds $TimeoutSeconds
     $response = Read-KrTasksResponse -Response $raw -DateKind $DateKind
     if (-not $response.Ok -and $Terminating -and $response.Status -notin $Handled) {
         $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $TargetId))

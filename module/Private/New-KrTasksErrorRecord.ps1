@@ -35,14 +35,16 @@ function New-KrTasksErrorRecord {
     $categories = [System.Management.Automation.ErrorCategory]
     switch ($PSCmdlet.ParameterSetName) {
         'Id' {
-            $recordId, $recordCategory, $target = $ErrorId, $Category, $TargetObject
+            $recordId = $ErrorId
+            $recordCategory, $target = $Category, $TargetObject
             $ex = if ($InnerException) { $ExceptionType::new($Message, $InnerException) } else { $ExceptionType::new($Message) }
         }
         'NotFound' {
             $message = "Cannot find a KrTasks task with the id '$NotFoundId'. Verify the value of the Id parameter " +
             '(Get-KrTask lists the tasks) and then try the command again.'
             $ex = [System.Management.Automation.ItemNotFoundException]::new($message)
-            $recordId, $recordCategory, $target = 'KrTasks.TaskNotFound', $categories::ObjectNotFound, $NotFoundId
+            $recordId, $recordCategory = 'KrTasks.TaskNotFound', $categories::ObjectNotFound
+            $target = $NotFoundId
         }
         'Response' {
             $status = [int]$Response.Status
@@ -99,7 +101,8 @@ function New-KrTasksErrorRecord {
                 $recordId, $recordCategory = 'KrTasks.Timeout', $categories::OperationTimeout
             }
             elseif ($tlsError) {
-                $pin = if ($Connection -and $Connection.CertificatePath) { "the pinned certificate $($Connection.CertificatePath)" } else { 'a trusted certificate' }
+                $pin = 'a trusted certificate'
+                if ($Connection -and $Connection.CertificatePath) { $pin = "the pinned certificate $($Connection.CertificatePath)" }
                 $message = "The KrTasks daemon at $uri did not prove its identity: its TLS certificate does not match $pin " +
                 "($($root.Message)). If the daemon was restarted with a new certificate, run Add-KrTasks again."
                 $recordId, $recordCategory = 'KrTasks.CertificateRejected', $categories::SecurityError

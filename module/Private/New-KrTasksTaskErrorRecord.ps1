@@ -17,7 +17,8 @@ function New-KrTasksTaskErrorRecord {
     $record = New-KrTasksErrorRecord -ErrorId $errorId -Category $category -Message $message -TargetObject $TaskId -ExceptionType $remote
     $record.Exception.Data['TaskError'] = $TaskError
     if ($null -ne $TaskError.Line) {
-        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new("$message (task $TaskId, line $($TaskError.Line), column $($TaskError.Column))")
+        $where = "task $TaskId, line $($TaskError.Line), column $($TaskError.Column)"
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new("$message ($where)")
     }
     $record
 }

@@ -34,8 +34,9 @@ function Start-KrTasksDaemonProcess {
         $null = New-Item -ItemType Directory -Path $StateDir -Force -ErrorAction Stop
     }
     catch {
-        $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.StateDirUnusable' -Category WriteError -TargetObject $StateDir `
-            -Message "Cannot use '$StateDir' as the KrTasks state dir: $($_.Exception.Message)" -ExceptionType ([System.IO.IOException]) -InnerException $_.Exception
+        $message = "Cannot use '$StateDir' as the KrTasks state dir: $($_.Exception.Message)"
+        $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.StateDirUnusable' -Category WriteError -Message $message -TargetObject $StateDir `
+            -ExceptionType ([System.IO.IOException]) -InnerException $_.Exception
         $Caller.ThrowTerminatingError($record)
     }
     $log = Join-Path $StateDir 'daemon.log'
@@ -94,8 +95,10 @@ function Start-KrTasksDaemonProcess {
                 $otherDaemon = $true
                 continue
             }
-            $message = "The KrTasks daemon exited during start-up (exit code $($process.ExitCode)). Its log ($log) ends with:$([Environment]::NewLine)$tail"
-            $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -ErrorId 'KrTasks.DaemonStartFailed' -Category OpenError -Message $message -TargetObject $StateDir))
+            $message = "The KrTasks daemon exited during start-up (exit code $($process.ExitCode)). " +
+            "Its log ($log) ends with:$([Environment]::NewLine)$tail"
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.DaemonStartFailed' -Category OpenError -Message $message -TargetObject $StateDir
+            $Caller.ThrowTerminatingError($record)
         }
         $info = Read-KrTasksDaemonInfo -StateDir $StateDir
         $fresh = $null -ne $info -and ($otherDaemon -or

@@ -15,7 +15,9 @@ function Write-KrTasksStreamRecord {
         'Error' {
             # RemoteException: what Receive-Job gives for an error raised somewhere else.
             $remote = [System.Management.Automation.RemoteException]
-            $Caller.WriteError((New-KrTasksErrorRecord -ErrorId 'KrTasks.TaskError' -Category NotSpecified -Message $message -TargetObject $TaskId -ExceptionType $remote))
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.TaskError' -Category NotSpecified -Message $message -TargetObject $TaskId `
+                -ExceptionType $remote
+            $Caller.WriteError($record)
         }
         'Warning' { $Caller.WriteWarning($message) }
         'Verbose' { $Caller.WriteVerbose($message) }

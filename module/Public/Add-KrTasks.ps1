@@ -106,12 +106,14 @@ function Add-KrTasks {
     if ($PSCmdlet.ParameterSetName -eq 'Remote') {
         if ($CertificatePath -and $SkipCertificateCheck) {
             $message = 'Use -CertificatePath or -SkipCertificateCheck, not both.'
-            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.ConflictingTrust' -Category InvalidArgument -Message $message -ExceptionType ([System.ArgumentException])
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.ConflictingTrust' -Category InvalidArgument -Message $message `
+                -ExceptionType ([System.ArgumentException])
             $PSCmdlet.ThrowTerminatingError($record)
         }
         if (-not $Uri.IsAbsoluteUri -or $Uri.Scheme -notin 'https', 'http') {
             $message = "-Uri must be an absolute http(s) URL such as https://127.0.0.1:5000, not '$Uri'."
-            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.InvalidUri' -Category InvalidArgument -Message $message -TargetObject $Uri -ExceptionType ([System.ArgumentException])
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.InvalidUri' -Category InvalidArgument -Message $message -TargetObject $Uri `
+                -ExceptionType ([System.ArgumentException])
             $PSCmdlet.ThrowTerminatingError($record)
         }
         # Accept the API root as well as the server root.
@@ -134,7 +136,8 @@ function Add-KrTasks {
         if ($null -eq $health) {
             $connection.HttpClient.Dispose()
             $message = "$base answers, but not as a KrTasks daemon (no /api/v1/health)."
-            $PSCmdlet.ThrowTerminatingError((New-KrTasksErrorRecord -ErrorId 'KrTasks.NotADaemon' -Category InvalidResult -Message $message -TargetObject $base))
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.NotADaemon' -Category InvalidResult -Message $message -TargetObject $base
+            $PSCmdlet.ThrowTerminatingError($record)
         }
         $connection.Version = Get-KrTasksMember $health 'Version'
     }
@@ -144,7 +147,8 @@ function Add-KrTasks {
         if ($null -ne $connection) {
             Write-Verbose "A KrTasks daemon already answers for $dir at $($connection.Uri); connecting to it."
             if ($PSBoundParameters.ContainsKey('Port') -and $Port -ne 0 -and $connection.Uri.Port -ne $Port) {
-                Write-Warning "A KrTasks daemon already runs for $dir on port $($connection.Uri.Port); connected to it instead of starting one on port $Port."
+                $running = $connection.Uri.Port
+                Write-Warning "A KrTasks daemon already runs for $dir on port $running; connected to it instead of starting one on port $Port."
             }
             if ($PSBoundParameters.ContainsKey('MaxRunspaces')) {
                 Write-Verbose '-MaxRunspaces applies only to a daemon that Add-KrTasks starts; the running daemon keeps its own.'

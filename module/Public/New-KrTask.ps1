@@ -183,7 +183,8 @@ function New-KrTask {
                     $PSCmdlet.ThrowTerminatingError($record)
                 }
                 if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
-                    $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.CodeFileNotFound' -Category ObjectNotFound -Message "Cannot find the code file '$path'." `
+                    $message = "Cannot find the code file '$path'."
+                    $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.CodeFileNotFound' -Category ObjectNotFound -Message $message `
                         -TargetObject $CodeFilePath -ExceptionType ([System.Management.Automation.ItemNotFoundException])
                     $PSCmdlet.ThrowTerminatingError($record)
                 }

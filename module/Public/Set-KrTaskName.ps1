@@ -50,7 +50,9 @@ function Set-KrTaskName {
     begin {
         if (-not $PSBoundParameters.ContainsKey('Name') -and -not $PSBoundParameters.ContainsKey('Description')) {
             $message = 'Give -Name, -Description or both.'
-            $PSCmdlet.ThrowTerminatingError((New-KrTasksErrorRecord -ErrorId 'KrTasks.NothingToSet' -Category InvalidArgument -Message $message -ExceptionType ([System.ArgumentException])))
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.NothingToSet' -Category InvalidArgument -Message $message `
+                -ExceptionType ([System.ArgumentException])
+            $PSCmdlet.ThrowTerminatingError($record)
         }
     }
     process {

@@ -48,7 +48,8 @@ function Stop-KrTasksDaemon {
     process {
         $target = if ($Connection) { $Connection } else { $script:DefaultConnection }
         if ($null -eq $target) {
-            $message = 'No KrTasks daemon is connected; there is nothing to stop. (Add-KrTasks -PassThru returns a connection to pass with -Connection.)'
+            $message = 'No KrTasks daemon is connected; there is nothing to stop. ' +
+            '(Add-KrTasks -PassThru returns a connection to pass with -Connection.)'
             $PSCmdlet.WriteError((New-KrTasksErrorRecord -ErrorId 'KrTasks.NotConnected' -Category ConnectionError -Message $message))
             return
         }
@@ -57,12 +58,14 @@ function Stop-KrTasksDaemon {
         $description = "KrTasks daemon at $($target.Uri)" + $(if ($null -ne $daemonPid) { " (pid $daemonPid)" } else { '' })
         if (-not $target.StateDir) {
             $message = "The $description was reached by URL only; stop it where it runs (krtasks stop --state-dir <dir>)."
-            $PSCmdlet.WriteError((New-KrTasksErrorRecord -ErrorId 'KrTasks.RemoteDaemon' -Category InvalidOperation -Message $message -TargetObject $target))
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.RemoteDaemon' -Category InvalidOperation -Message $message -TargetObject $target
+            $PSCmdlet.WriteError($record)
             return
         }
         if (-not $owned -and -not $Force) {
             $message = "This session did not start the $description; use -Force to stop it anyway."
-            $PSCmdlet.WriteError((New-KrTasksErrorRecord -ErrorId 'KrTasks.NotStartedBySession' -Category InvalidOperation -Message $message -TargetObject $target))
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.NotStartedBySession' -Category InvalidOperation -Message $message -TargetObject $target
+            $PSCmdlet.WriteError($record)
             return
         }
         if (-not $PSCmdlet.ShouldProcess($description, 'Stop')) { return }
@@ -102,7 +105,8 @@ function Stop-KrTasksDaemon {
         }
         if (-not $stopped) {
             $message = "Could not stop the $description (krtasks stop failed or is not available)."
-            $PSCmdlet.WriteError((New-KrTasksErrorRecord -ErrorId 'KrTasks.StopFailed' -Category InvalidResult -Message $message -TargetObject $target))
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.StopFailed' -Category InvalidResult -Message $message -TargetObject $target
+            $PSCmdlet.WriteError($record)
             return
         }
         $target.HttpClient.Dispose()

@@ -22,7 +22,9 @@ function Wait-KrTask {
         The daemon connection to use (from Add-KrTasks -PassThru; also from the pipeline). -Server,
         Kestrun's name, is an alias. Default: the default connection.
     .EXAMPLE
-        $id = Start-KrTask -ScriptBlock { 1..4 | ForEach-Object { $TaskProgress.PercentComplete = $_ * 25; $TaskProgress.StatusMessage = "Step $_"; Start-Sleep -Milliseconds 300 } }
+        $id = Start-KrTask -ScriptBlock {
+            1..4 | ForEach-Object { $TaskProgress.PercentComplete = $_ * 25; $TaskProgress.StatusMessage = "Step $_"; Start-Sleep -Milliseconds 300 }
+        }
         Wait-KrTask -Id $id
 
         Shows a progress bar while the task runs, then outputs its record.
