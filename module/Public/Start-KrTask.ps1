@@ -18,7 +18,7 @@ function Start-KrTask {
     .PARAMETER ScriptBlock
         One-shot: PowerShell code for a new task (see New-KrTask).
     .PARAMETER Code
-        One-shot: code text for a new task, in -Language.
+        One-shot: code text for a new task, in -Language ('' or $null: a task with no output).
     .PARAMETER Language
         One-shot: the language of -Code: PowerShell (default), CSharp or VBNet.
     .PARAMETER CodeFilePath
@@ -90,7 +90,8 @@ function Start-KrTask {
 
         [Parameter(Mandatory, ParameterSetName = 'Code')]
         [Alias('CodeBlock')]
-        [ValidateNotNullOrEmpty()]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Code,
 
         [Parameter(ParameterSetName = 'Code')]
@@ -104,11 +105,15 @@ function Start-KrTask {
         [Parameter(ParameterSetName = 'ScriptBlock')]
         [Parameter(ParameterSetName = 'Code')]
         [Parameter(ParameterSetName = 'CodeFilePath')]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Name,
 
         [Parameter(ParameterSetName = 'ScriptBlock')]
         [Parameter(ParameterSetName = 'Code')]
         [Parameter(ParameterSetName = 'CodeFilePath')]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Description,
 
         [Parameter(ParameterSetName = 'ScriptBlock')]

@@ -404,6 +404,13 @@ Describe 'Start-KrTask' {
         Get-KrTaskResult -Id $file | Should -Be 7
     }
 
+    It 'takes blank one-shot values as New-KrTask does: empty code, blank name and description' {
+        $id = Start-KrTask -Code '' -Language CSharp -Name '' -Description $null
+        (Wait-KrTask -Id $id -Timeout 30).State | Should -Be 'Completed'
+        $null -eq (Get-KrTaskResult -Id $id) | Should -BeTrue
+        (Get-KrTask -Id $id).Name | Should -Be "Task $id"
+    }
+
     It 'supports -WhatIf' {
         $id = New-KrTask -ScriptBlock { 1 }
         Start-KrTask -Id $id -WhatIf | Should -BeNullOrEmpty
