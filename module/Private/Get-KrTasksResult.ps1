@@ -5,7 +5,8 @@ function Get-KrTasksResult {
         Read-KrTasksResponse).
     .DESCRIPTION
         Error answers not in -Handled are written as errors of -Caller (see Invoke-KrTasksApi); a 409 means
-        the task has not finished yet. JSON dates in the output come back as [datetime].
+        the task has not finished yet. The result is asked for as CliXml, so the body is the deserialized
+        hashtable and the output keeps its types (rich objects as Deserialized.*, as Receive-Job gives them).
     #>
     [CmdletBinding()]
     param(
@@ -15,5 +16,5 @@ function Get-KrTasksResult {
         [int[]] $Handled = @(409)
     )
     $path = Get-KrTasksTaskPath $TaskId 'result'
-    Invoke-KrTasksApi -Caller $Caller -Connection $Connection -Path $path -TargetId $TaskId -Handled $Handled -DateKind Default
+    Invoke-KrTasksApi -Caller $Caller -Connection $Connection -Path $path -TargetId $TaskId -Handled $Handled -AcceptCliXml
 }

@@ -48,8 +48,11 @@ function New-KrTask {
     .PARAMETER Description
         A free-text description (default "").
     .PARAMETER Arguments
-        Named values the code sees as variables (names must be valid identifiers); numbers,
-        strings, booleans, arrays and nested hashtables travel as JSON.
+        Named values the code sees as variables (names must be valid identifiers). They travel as
+        CliXml, PowerShell's own serialization (as for jobs and remoting), so they keep their .NET
+        types: a [datetime] stays a DateTime (a typed DateTime variable in C# and VB), an [int] an
+        Int32, a hashtable a hashtable, a list an ArrayList; rich objects such as processes arrive as
+        Deserialized.* property bags (see -SerializationDepth).
     .PARAMETER AutoStart
         Start the task right away (it may wait in the daemon's queue).
     .PARAMETER TimeoutSeconds
@@ -62,6 +65,13 @@ function New-KrTask {
     .PARAMETER ExtraRefs
         Extra assemblies for C# or VB code: assembly names or paths to DLLs (paths are resolved
         here and sent in full).
+    .PARAMETER SerializationDepth
+        How many levels deep the request (and so -Arguments) and the task's output are serialized
+        as CliXml (PSSerializer's depth, 1 to 16, default 4, as PowerShell jobs and remoting keep
+        theirs small): deeper properties of rich objects arrive as their strings. Get-KrTaskResult
+        and Receive-KrTask get the output back at this depth. A rich object is large at depth 4 (a
+        DirectoryInfo is over 1 MB of CliXml): a request above the daemon's --max-body-bytes is
+        refused (KrTasks.TooLarge), so pass such arguments with a smaller depth, or their strings.
     .PARAMETER PassThru
         Output the task record instead of the id.
     .PARAMETER Connection
@@ -78,6 +88,14 @@ function New-KrTask {
         Get-KrTaskResult -Id $id
 
         Creates and starts a C# task; the result is 42.
+    .EXAMPLE
+        $code = 'return when.AddDays(1).DayOfWeek.ToString();'
+        $id = New-KrTask -Language CSharp -Code $code -Arguments @{ when = [datetime]'2030-01-01' } -AutoStart
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        Arguments keep their .NET types: the C# code gets a typed DateTime variable `when`; outputs
+        Wednesday.
     .EXAMPLE
         New-KrTask -Code 'Return Greeting & ", World"' -Language VBNet -Arguments @{ Greeting = 'Hello' } -Name 'vb hello' -PassThru
 
@@ -159,6 +177,9 @@ function New-KrTask {
 
         [string[]] $ExtraRefs,
 
+        [ValidateRange(1, 16)]
+        [int] $SerializationDepth = 4,
+
         [switch] $PassThru,
 
         [Parameter(ValueFromPipeline)]
@@ -168,53 +189,20 @@ function New-KrTask {
     )
     process {
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
-        switch ($PSCmdlet.ParameterSetName) {
-            'ScriptBlock' { $lang = 'PowerShell'; $text = $ScriptBlock.ToString() }
-            'Code' { $lang = $Language; $text = $Code }
-            'CodeFilePath' {
-                $path = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($CodeFilePath)
-                $extension = [System.IO.Path]::GetExtension($path).ToLowerInvariant()
-                $lang = @{ '.ps1' = 'PowerShell'; '.cs' = 'CSharp'; '.vb' = 'VBNet' }[$extension]
-                if (-not $lang) {
-                    $message = "Cannot tell the language of '$path' from its extension '$extension': " +
-                    'use .ps1 (PowerShell), .cs (C#) or .vb (VB.NET), or pass the text with -Code and -Language.'
-                    $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.UnknownCodeFileExtension' -Category InvalidArgument -Message $message `
-                        -TargetObject $CodeFilePath -ExceptionType ([System.ArgumentException])
-                    $PSCmdlet.ThrowTerminatingError($record)
-                }
-                if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
-                    $message = "Cannot find the code file '$path'."
-                    $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.CodeFileNotFound' -Category ObjectNotFound -Message $message `
-                        -TargetObject $CodeFilePath -ExceptionType ([System.Management.Automation.ItemNotFoundException])
-                    $PSCmdlet.ThrowTerminatingError($record)
-                }
-                $text = [System.IO.File]::ReadAllText($path)
-            }
+        $source = switch ($PSCmdlet.ParameterSetName) {
+            'ScriptBlock' { @{ Language = 'PowerShell'; Code = $ScriptBlock.ToString() } }
+            'Code' { @{ Language = $Language; Code = [string]$Code } }
+            'CodeFilePath' { Read-KrTasksCodeFile -Caller $PSCmdlet -Path $CodeFilePath }
         }
+        $lang = $source.Language
+        $body = New-KrTasksTaskBody -Caller $PSCmdlet -Parameters $PSBoundParameters -Language $lang -Code $source.Code `
+            -SerializationDepth $SerializationDepth
 
-        $body = [ordered]@{ Language = $lang; Code = [string]$text }
-        # Blank Id and Name are Kestrun's defaults (a new id, "Task <id>"): leave them to the daemon.
-        if (-not [string]::IsNullOrWhiteSpace($Id)) { $body.Id = $Id }
-        if (-not [string]::IsNullOrWhiteSpace($Name)) { $body.Name = $Name }
-        if ($PSBoundParameters.ContainsKey('Description')) { $body.Description = [string]$Description }
-        if ($PSBoundParameters.ContainsKey('ParentId')) { $body.ParentId = $ParentId }
-        if ($PSBoundParameters.ContainsKey('Arguments')) { $body.Arguments = if ($null -eq $Arguments) { @{} } else { $Arguments } }
-        if ($AutoStart) { $body.AutoStart = $true }
-        if ($PSBoundParameters.ContainsKey('TimeoutSeconds')) { $body.TimeoutSeconds = $TimeoutSeconds }
-        if ($ExtraImports) { $body.ExtraImports = [string[]]$ExtraImports }
-        if ($ExtraRefs) {
-            $body.ExtraRefs = [string[]]@(foreach ($ref in $ExtraRefs) {
-                    # A relative DLL path means nothing to the daemon's working directory.
-                    $candidate = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($ref)
-                    if (Test-Path -LiteralPath $candidate -PathType Leaf) { $candidate } else { $ref }
-                })
-        }
-
-        $what = if ($body.Contains('Name')) { "$lang task '$Name'" } else { "$lang task" }
+        $what = if ($body.ContainsKey('Name')) { "$lang task '$Name'" } else { "$lang task" }
         if (-not $PSCmdlet.ShouldProcess("$what on $($conn.Uri)", $(if ($AutoStart) { 'Create and start' } else { 'Create' }))) { return }
         # Every refusal is a hard failure (taken id, compile error, invalid field): terminating, as in Kestrun.
         $request = @{ Caller = $PSCmdlet; Connection = $conn; Method = 'POST'; Path = 'tasks'; Body = $body; TargetId = $body['Id'] }
-        $response = Invoke-KrTasksApi @request -Terminating -Handled 409
+        $response = Invoke-KrTasksApi @request -CliXmlDepth $SerializationDepth -Terminating -Handled 409
         if ($response.Status -eq 409) {
             # On creation a conflict means the id is taken (Kestrun: InvalidOperationException).
             $PSCmdlet.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $body['Id'] -ErrorIdOverride 'KrTasks.DuplicateId'))

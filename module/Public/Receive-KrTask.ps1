@@ -6,8 +6,9 @@ function Receive-KrTask {
         Writes the task's Error, Warning, Verbose, Debug and Information records to this
         session's error, warning, verbose, debug and information streams (your preference
         variables and -Verbose/-Debug/-InformationAction decide what shows), then outputs the
-        task's result once it has finished. A failed task's exception is written as a last
-        error (its category kept).
+        task's result once it has finished, typed as Receive-Job gives a job's output (CliXml; see
+        Get-KrTaskResult). A failed task's exception is written as a last error (its category
+        kept).
 
         As Receive-Job, what was received is consumed: the next Receive-KrTask for the same task
         (in this connection) writes only newer records and no output again. -Keep leaves

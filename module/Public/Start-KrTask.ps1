@@ -28,7 +28,8 @@ function Start-KrTask {
     .PARAMETER Description
         One-shot: the new task's description.
     .PARAMETER Arguments
-        One-shot: named values the code sees as variables.
+        One-shot: named values the code sees as variables; they keep their .NET types (CliXml, see
+        New-KrTask).
     .PARAMETER TimeoutSeconds
         One-shot: stop the new task when it runs longer than this (seconds; it ends Failed with a
         TimeoutException error).
@@ -38,6 +39,9 @@ function Start-KrTask {
         One-shot: extra namespaces for C# or VB code.
     .PARAMETER ExtraRefs
         One-shot: extra assemblies (names or DLL paths) for C# or VB code.
+    .PARAMETER SerializationDepth
+        One-shot: how deep the request (with -Arguments) and the task's output are serialized as
+        CliXml (1 to 16, default 4; see New-KrTask).
     .PARAMETER PassThru
         One-shot: output the new task's record instead of its id.
     .PARAMETER Connection
@@ -141,6 +145,12 @@ function Start-KrTask {
         [Parameter(ParameterSetName = 'Code')]
         [Parameter(ParameterSetName = 'CodeFilePath')]
         [string[]] $ExtraRefs,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateRange(1, 16)]
+        [int] $SerializationDepth = 4,
 
         [Parameter(ParameterSetName = 'ScriptBlock')]
         [Parameter(ParameterSetName = 'Code')]
