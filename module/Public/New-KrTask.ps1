@@ -30,7 +30,9 @@ function New-KrTask {
         so try/catch catches it: an id that is taken (KrTasks.DuplicateId), code that does not
         compile or parse (KrTasks.CompileError; the diagnostics are in the message and, as
         {Id, Severity, Message, Line, Column} objects, in the error's TargetObject), an invalid
-        field (KrTasks.InvalidRequest) and a daemon that does not answer.
+        field (KrTasks.InvalidRequest; also -MaxMemoryMB, -WorkingDirectory and -Environment on a
+        daemon that runs task code in its own threads, --isolation thread) and a daemon that does
+        not answer.
     .PARAMETER ScriptBlock
         PowerShell code to run. Its text is sent to the daemon, so it cannot use variables of this
         session (pass them with -Arguments; $using: does not apply).
@@ -65,6 +67,20 @@ function New-KrTask {
     .PARAMETER ExtraRefs
         Extra assemblies for C# or VB code: assembly names or paths to DLLs (paths are resolved
         here and sent in full).
+    .PARAMETER MaxMemoryMB
+        Kill the task's worker process when its resident memory passes this many MiB (at least 64;
+        the worker's own runtime counts, about 150-250 MiB): the task then ends Failed with the
+        error type MemoryLimitExceeded. Needs the daemon's process isolation (the default).
+    .PARAMETER WorkingDirectory
+        The task's current directory ($PWD in PowerShell, Environment.CurrentDirectory in C# and
+        VB). A relative path is resolved against this session's current file system location. The
+        directory must exist: otherwise the task is not created (a terminating
+        KrTasks.InvalidRequest error naming WorkingDirectory). Needs process isolation.
+    .PARAMETER Environment
+        Environment variables added for this task only (names to values; values are sent as
+        strings): $env:NAME in PowerShell, Environment.GetEnvironmentVariable in C#, and what the
+        processes it starts inherit. The next task on the same worker sees none of them, nor what
+        the task itself changed. Needs process isolation.
     .PARAMETER SerializationDepth
         How many levels deep the request (and so -Arguments) and the task's output are serialized
         as CliXml (PSSerializer's depth, 1 to 16, default 4, as PowerShell jobs and remoting keep
@@ -122,6 +138,24 @@ function New-KrTask {
 
         Kestrun's names: the connection piped in (or -Server), Locals, and System.IO without
         -ExtraImports; outputs b.txt.
+    .EXAMPLE
+        $work = New-Item -ItemType Directory -Force -Path (Join-Path ([System.IO.Path]::GetTempPath()) 'krtasks-work')
+        $id = New-KrTask -ScriptBlock { "$PWD uses $env:REPORT_MODE mode, level $env:REPORT_LEVEL" } -AutoStart `
+            -WorkingDirectory $work.FullName -Environment @{ REPORT_MODE = 'nightly'; REPORT_LEVEL = 3 }
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        The task runs in its own directory with two extra environment variables (values become
+        strings); the next task on the same worker sees neither.
+    .EXAMPLE
+        $hog = {
+            $chunks = [System.Collections.Generic.List[byte[]]]::new()
+            1..2048 | ForEach-Object { $chunks.Add([byte[]]::new(1MB)); [Array]::Fill($chunks[-1], [byte]1) }
+        }
+        $id = New-KrTask -ScriptBlock $hog -MaxMemoryMB 400 -AutoStart
+        (Wait-KrTask -Id $id -Timeout 60).Error.Type
+
+        A task that allocates 2 GB is killed at 400 MiB: outputs MemoryLimitExceeded.
     .INPUTS
         KrTasks.Connection (binds to -Connection).
     .OUTPUTS
@@ -176,6 +210,14 @@ function New-KrTask {
         [string[]] $ExtraImports,
 
         [string[]] $ExtraRefs,
+
+        [ValidateRange(64, [int]::MaxValue)]
+        [int] $MaxMemoryMB,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $WorkingDirectory,
+
+        [hashtable] $Environment,
 
         [ValidateRange(1, 16)]
         [int] $SerializationDepth = 4,

@@ -39,6 +39,14 @@ function Start-KrTask {
         One-shot: extra namespaces for C# or VB code.
     .PARAMETER ExtraRefs
         One-shot: extra assemblies (names or DLL paths) for C# or VB code.
+    .PARAMETER MaxMemoryMB
+        One-shot: kill the new task's worker above this resident memory (MiB, at least 64); it ends
+        Failed with MemoryLimitExceeded (see New-KrTask).
+    .PARAMETER WorkingDirectory
+        One-shot: the new task's current directory (relative to this session's file system
+        location; must exist).
+    .PARAMETER Environment
+        One-shot: environment variables for the new task only (values sent as strings).
     .PARAMETER SerializationDepth
         One-shot: how deep the request (with -Arguments) and the task's output are serialized as
         CliXml (1 to 16, default 4; see New-KrTask).
@@ -58,6 +66,13 @@ function Start-KrTask {
         Get-KrTaskResult -Id $id
 
         The one-shot: creates and starts a task, then reads its result (1, 4, 9).
+    .EXAMPLE
+        $id = Start-KrTask -Language CSharp -Code 'return Environment.GetEnvironmentVariable("GREETING") + " from " + Environment.CurrentDirectory;' `
+            -Environment @{ GREETING = 'hello' } -WorkingDirectory ([System.IO.Path]::GetTempPath())
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        A one-shot C# task with its own environment variable and directory.
     .EXAMPLE
         Get-KrTask -StateFilter NotStarted | Start-KrTask -WhatIf
 
@@ -145,6 +160,23 @@ function Start-KrTask {
         [Parameter(ParameterSetName = 'Code')]
         [Parameter(ParameterSetName = 'CodeFilePath')]
         [string[]] $ExtraRefs,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateRange(64, [int]::MaxValue)]
+        [int] $MaxMemoryMB,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateNotNullOrEmpty()]
+        [string] $WorkingDirectory,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [hashtable] $Environment,
 
         [Parameter(ParameterSetName = 'ScriptBlock')]
         [Parameter(ParameterSetName = 'Code')]
