@@ -15,6 +15,8 @@ $script:DaemonLogStreams = [System.Collections.Generic.List[System.IDisposable]]
 # The states a task ends in (it never leaves them); [KrTasks.TaskState] values compare equal to these names.
 $script:FinishedStates = 'Completed', 'Failed', 'Stopped'
 $script:JsonHasDateKind = (Get-Command -Name ConvertFrom-Json).Parameters.ContainsKey('DateKind')
+# The API's CliXml form (PowerShell's own serialization): task creation and results speak it.
+$script:CliXmlMediaType = 'application/clixml+xml'
 
 foreach ($folder in 'Private', 'Public') {
     $path = Join-Path $PSScriptRoot $folder

@@ -22,7 +22,9 @@ function Connect-KrTasksLocalDaemon {
     $token = if ((Get-KrTasksMember $info 'Auth' 'token') -ne 'none' -and (Test-Path -LiteralPath $tokenPath -PathType Leaf)) {
         [System.IO.File]::ReadAllText($tokenPath).Trim()
     }
-    $connection = New-KrTasksConnection -Uri $uri -Token $token -CertificatePath $(if ($uri.Scheme -eq 'https') { $certificate }) -StateDir $StateDir -ProcessId (Get-KrTasksMember $info 'Pid') -LogPath $LogPath
+    $pin = if ($uri.Scheme -eq 'https') { $certificate }
+    $daemonPid = Get-KrTasksMember $info 'Pid'
+    $connection = New-KrTasksConnection -Uri $uri -Token $token -CertificatePath $pin -StateDir $StateDir -ProcessId $daemonPid -LogPath $LogPath
     $health = Test-KrTasksDaemon -Connection $connection
     if ($null -eq $health) {
         $connection.HttpClient.Dispose()

@@ -16,12 +16,14 @@ function Get-KrTasksIdCompletion {
     if ($null -eq $connection -or $connection.PSObject.TypeNames -notcontains 'KrTasks.Connection') { return }
     $word = $WordToComplete.Trim([char[]]"'`"")
     try {
-        $response = Read-KrTasksResponse -Response (Send-KrTasksRequest -Connection $connection -Path 'tasks' -Query @{ Limit = 200 } -TimeoutSeconds 3)
+        $raw = Send-KrTasksRequest -Connection $connection -Path 'tasks' -Query @{ Limit = 200 } -TimeoutSeconds 3
+        $response = Read-KrTasksResponse -Response $raw
     }
     catch { return }
     if (-not $response.Ok) { return }
-    $pattern = [System.Management.Automation.WildcardPattern]::new("$([System.Management.Automation.WildcardPattern]::Escape($word))*", 'IgnoreCase')
-    $namePattern = [System.Management.Automation.WildcardPattern]::new("*$([System.Management.Automation.WildcardPattern]::Escape($word))*", 'IgnoreCase')
+    $wildcard = [System.Management.Automation.WildcardPattern]
+    $pattern = $wildcard::new("$($wildcard::Escape($word))*", 'IgnoreCase')
+    $namePattern = $wildcard::new("*$($wildcard::Escape($word))*", 'IgnoreCase')
     foreach ($task in @($response.Body)) {
         $id = [string](Get-KrTasksMember $task 'Id' '')
         $name = [string](Get-KrTasksMember $task 'Name' '')

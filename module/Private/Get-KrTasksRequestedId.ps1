@@ -22,8 +22,10 @@ function Get-KrTasksRequestedId {
     $piped = $Caller.MyInvocation.ExpectingInput -and $null -ne $InputObject -and $InputObject.PSObject.TypeNames -contains 'KrTasks.Connection'
     if ($piped -and $ids.Count -eq 1 -and $ids[0] -ceq [string]$InputObject) { $ids = @() }
     if ($Required -and $ids.Count -eq 0) {
-        $ex = [System.ArgumentException]::new('Give the task id with -Id: a connection came down the pipeline, but no id.')
-        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.IdRequired', 'InvalidArgument', $null))
+        $message = 'Give the task id with -Id: a connection came down the pipeline, but no id.'
+        $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.IdRequired' -Category InvalidArgument -Message $message `
+            -ExceptionType ([System.ArgumentException])
+        $Caller.ThrowTerminatingError($record)
     }
     $ids
 }

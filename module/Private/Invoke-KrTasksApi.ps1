@@ -9,7 +9,8 @@ function Invoke-KrTasksApi {
         error. With -Terminating every error answer not in -Handled is a terminating error of the
         caller instead (hard failures such as a refused creation). A request that gets no answer at all is a
         terminating error of the caller: one clear message instead of one per input.
-        The answer object is returned in every case but the terminating ones.
+        The answer object is returned in every case but the terminating ones. -CliXmlDepth and -AcceptCliXml
+        choose the CliXml form of the API (see New-KrTasksRequest).
     #>
     [CmdletBinding()]
     param(
@@ -23,9 +24,12 @@ function Invoke-KrTasksApi {
         [int[]] $Handled = @(),
         [switch] $Terminating,
         [double] $TimeoutSeconds = 100,
-        [string] $DateKind = 'String'
+        [string] $DateKind = 'String',
+        [int] $CliXmlDepth,
+        [switch] $AcceptCliXml
     )
-    $raw = Send-KrTasksRequest -Caller $Caller -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body -TimeoutSeconds $TimeoutSeconds
+    $request = @{ Caller = $Caller; Connection = $Connection; Method = $Method; Path = $Path; Query = $Query; Body = $Body }
+    $raw = Send-KrTasksRequest @request -TimeoutSeconds $TimeoutSeconds -CliXmlDepth $CliXmlDepth -AcceptCliXml:$AcceptCliXml
     $response = Read-KrTasksResponse -Response $raw -DateKind $DateKind
     if (-not $response.Ok -and $Terminating -and $response.Status -notin $Handled) {
         $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $TargetId))

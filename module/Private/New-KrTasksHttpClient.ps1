@@ -8,7 +8,8 @@ function New-KrTasksHttpClient {
         name must match its SAN. This is plain property setting, so no script block runs on a
         .NET thread pool thread (where there is no runspace). Without it the operating system's
         trust store applies. -SkipCertificateCheck uses .NET's own accept-all validator; only an
-        explicit switch gets there.
+        explicit switch gets there. A -CertificatePath that holds no readable certificate throws the
+        KrTasks.CertificateUnreadable error (InvalidData).
     #>
     [CmdletBinding()]
     [OutputType([System.Net.Http.HttpClient])]
@@ -31,18 +32,26 @@ function New-KrTasksHttpClient {
             $policy.TrustMode = [System.Security.Cryptography.X509Certificates.X509ChainTrustMode]::CustomRootTrust
             # A self-signed certificate has no CRL or OCSP endpoint to ask.
             $policy.RevocationMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
-            $text = [System.IO.File]::ReadAllText($CertificatePath)
-            if ($text.Contains('-----BEGIN')) {
-                $policy.CustomTrustStore.ImportFromPemFile($CertificatePath)
+            try {
+                $text = [System.IO.File]::ReadAllText($CertificatePath)
+                if ($text.Contains('-----BEGIN')) {
+                    $policy.CustomTrustStore.ImportFromPemFile($CertificatePath)
+                }
+                else {
+                    # X509CertificateLoader is .NET 9+ (PowerShell 7.5+); 7.4 has the constructor only.
+                    $loader = 'System.Security.Cryptography.X509Certificates.X509CertificateLoader' -as [type]
+                    $certificate = if ($loader) { $loader::LoadCertificateFromFile($CertificatePath) }
+                    else { [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($CertificatePath) }
+                    [void]$policy.CustomTrustStore.Add($certificate)
+                }
+                if ($policy.CustomTrustStore.Count -eq 0) { throw [System.ArgumentException]::new('it holds no certificate') }
             }
-            else {
-                # X509CertificateLoader is .NET 9+ (PowerShell 7.5+); 7.4 has the constructor only.
-                $loader = 'System.Security.Cryptography.X509Certificates.X509CertificateLoader' -as [type]
-                $certificate = if ($loader) { $loader::LoadCertificateFromFile($CertificatePath) } else { [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($CertificatePath) }
-                [void]$policy.CustomTrustStore.Add($certificate)
-            }
-            if ($policy.CustomTrustStore.Count -eq 0) {
-                throw [System.ArgumentException]::new("The file '$CertificatePath' holds no certificate.")
+            catch {
+                $handler.Dispose()
+                $reason = if ($_.Exception.InnerException) { $_.Exception.InnerException.Message } else { $_.Exception.Message }
+                $message = "Cannot read a certificate from '$CertificatePath' ($reason): give the daemon's cert.pem (PEM or DER)."
+                throw (New-KrTasksErrorRecord -ErrorId 'KrTasks.CertificateUnreadable' -Category InvalidData -Message $message `
+                        -TargetObject $CertificatePath -ExceptionType ([System.ArgumentException]) -InnerException $_.Exception)
             }
             $handler.SslOptions.CertificateChainPolicy = $policy
         }

@@ -5,7 +5,9 @@ function New-KrTasksRequest {
     .DESCRIPTION
         -Path is relative to /api/v1 and already escaped (see Get-KrTasksTaskPath); -Query values
         are escaped here; $null values are left out; booleans become true/false. -Body is sent as
-        JSON (UTF-8).
+        JSON (UTF-8), or with -CliXmlDepth as CliXml (application/clixml+xml: PowerShell's own serializer,
+        PSSerializer, that many levels deep), so its values keep their .NET types. -AcceptCliXml asks for a
+        CliXml answer (Read-KrTasksResponse deserializes it); error answers stay problem+json.
     #>
     [CmdletBinding()]
     [OutputType([System.Net.Http.HttpRequestMessage])]
@@ -14,7 +16,9 @@ function New-KrTasksRequest {
         [string] $Method = 'GET',
         [Parameter(Mandatory)] [string] $Path,
         [System.Collections.IDictionary] $Query,
-        [AllowNull()] $Body
+        [AllowNull()] $Body,
+        [ValidateRange(0, 16)] [int] $CliXmlDepth,
+        [switch] $AcceptCliXml
     )
     $uri = "$($Connection.Uri.AbsoluteUri.TrimEnd('/'))/api/v1/$Path"
     if ($Query) {
@@ -27,9 +31,16 @@ function New-KrTasksRequest {
         if ($pairs) { $uri += '?' + ($pairs -join '&') }
     }
     $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), $uri)
-    if ($null -ne $Body) {
-        $json = ConvertTo-Json -InputObject $Body -Depth 32 -Compress
-        $request.Content = [System.Net.Http.StringContent]::new($json, [System.Text.UTF8Encoding]::new($false), 'application/json')
+    $utf8 = [System.Text.UTF8Encoding]::new($false)
+    if ($null -ne $Body -and $CliXmlDepth -gt 0) {
+        $xml = [System.Management.Automation.PSSerializer]::Serialize($Body, $CliXmlDepth)
+        $request.Content = [System.Net.Http.StringContent]::new($xml, $utf8, $script:CliXmlMediaType)
     }
+    elseif ($null -ne $Body) {
+        $json = ConvertTo-Json -InputObject $Body -Depth 32 -Compress
+        $request.Content = [System.Net.Http.StringContent]::new($json, $utf8, 'application/json')
+    }
+    # Problems (error answers) still come as problem+json, which the client's default Accept covers.
+    if ($AcceptCliXml) { $request.Headers.Accept.ParseAdd("$script:CliXmlMediaType, application/problem+json") }
     $request
 }

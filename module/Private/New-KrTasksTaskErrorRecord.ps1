@@ -12,12 +12,13 @@ function New-KrTasksTaskErrorRecord {
     if ($TaskError.Category -and [enum]::GetNames([System.Management.Automation.ErrorCategory]) -contains [string]$TaskError.Category) {
         $category = [System.Management.Automation.ErrorCategory][string]$TaskError.Category
     }
-    $ex = [System.Management.Automation.RemoteException]::new($message)
-    $ex.Data['TaskError'] = $TaskError
     $errorId = if ($TaskError.Type) { "KrTasks.TaskFailed,$($TaskError.Type)" } else { 'KrTasks.TaskFailed' }
-    $record = [System.Management.Automation.ErrorRecord]::new($ex, $errorId, $category, $TaskId)
+    $remote = [System.Management.Automation.RemoteException]
+    $record = New-KrTasksErrorRecord -ErrorId $errorId -Category $category -Message $message -TargetObject $TaskId -ExceptionType $remote
+    $record.Exception.Data['TaskError'] = $TaskError
     if ($null -ne $TaskError.Line) {
-        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new("$message (task $TaskId, line $($TaskError.Line), column $($TaskError.Column))")
+        $where = "task $TaskId, line $($TaskError.Line), column $($TaskError.Column)"
+        $record.ErrorDetails = [System.Management.Automation.ErrorDetails]::new("$message ($where)")
     }
     $record
 }

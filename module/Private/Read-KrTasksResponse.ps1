@@ -3,7 +3,7 @@ function Read-KrTasksResponse {
     .SYNOPSIS
         Turns an HttpResponseMessage into a plain object and disposes it.
     .DESCRIPTION
-        Output: Status (int), Ok (2xx), Body (parsed JSON or $null), Problem (the RFC 9457 problem
+        Output: Status (int), Ok (2xx), Body (parsed JSON, deserialized CliXml, or $null), Problem (the RFC 9457 problem
         for an error answer, else $null), TotalCount (X-Total-Count or $null).
         -DateKind String keeps ISO dates as text (records convert them to UTC themselves); task
         output uses Default so dates come back as [datetime], as Invoke-RestMethod gives them.
@@ -19,7 +19,10 @@ function Read-KrTasksResponse {
         $mediaType = if ($Response.Content.Headers.ContentType) { $Response.Content.Headers.ContentType.MediaType } else { '' }
         $body = $null
         if ($text -and $text.Trim()) {
-            if ($mediaType -match 'json') {
+            if ($mediaType -eq $script:CliXmlMediaType) {
+                $body = [System.Management.Automation.PSSerializer]::Deserialize($text)
+            }
+            elseif ($mediaType -match 'json') {
                 $convert = @{ InputObject = $text; Depth = 100; NoEnumerate = $true }
                 # -DateKind is PowerShell 7.5+; 7.4 gives [datetime] values, which records convert as well.
                 if ($script:JsonHasDateKind) { $convert.DateKind = $DateKind }

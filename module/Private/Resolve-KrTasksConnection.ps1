@@ -20,6 +20,5 @@ function Resolve-KrTasksConnection {
         return $found
     }
     $message = 'No KrTasks daemon is connected. Run Add-KrTasks to start one (or to connect to a running daemon with -Uri and -Token), then retry.'
-    $ex = [System.InvalidOperationException]::new($message)
-    $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.NotConnected', 'ConnectionError', $null))
+    $Caller.ThrowTerminatingError((New-KrTasksErrorRecord -ErrorId 'KrTasks.NotConnected' -Category ConnectionError -Message $message))
 }

@@ -19,9 +19,12 @@ function Send-KrTasksRequest {
         [Parameter(Mandatory)] [string] $Path,
         [System.Collections.IDictionary] $Query,
         [AllowNull()] $Body,
+        [int] $CliXmlDepth,
+        [switch] $AcceptCliXml,
         [Parameter(Mandatory)] [double] $TimeoutSeconds
     )
-    $request = New-KrTasksRequest -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body
+    $format = @{ CliXmlDepth = $CliXmlDepth; AcceptCliXml = $AcceptCliXml }
+    $request = New-KrTasksRequest -Connection $Connection -Method $Method -Path $Path -Query $Query -Body $Body @format
     $cts = [System.Threading.CancellationTokenSource]::new([timespan]::FromSeconds($TimeoutSeconds))
     try {
         $Connection.HttpClient.SendAsync($request, $cts.Token).GetAwaiter().GetResult()

@@ -22,8 +22,11 @@ function Start-KrTasksDaemonProcess {
     )
     $cli = Find-KrTasksCli
     if (-not $cli) {
-        $ex = [System.Management.Automation.CommandNotFoundException]::new('Cannot find the krtasks daemon executable: set $env:KRTASKS_CLI, put krtasks on PATH, or build the repository (dotnet pwsh ./build.ps1) so that .venv/bin/krtasks exists.')
-        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CliNotFound', 'ObjectNotFound', 'krtasks'))
+        $message = 'Cannot find the krtasks daemon executable: set $env:KRTASKS_CLI, put krtasks on PATH, or build the repository ' +
+        '(dotnet pwsh ./build.ps1) so that .venv/bin/krtasks exists.'
+        $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.CliNotFound' -Category ObjectNotFound -Message $message -TargetObject 'krtasks' `
+            -ExceptionType ([System.Management.Automation.CommandNotFoundException])
+        $Caller.ThrowTerminatingError($record)
     }
     # The log lives in the state dir, so it must exist before the daemon (which would create it) runs.
     try {
@@ -31,8 +34,10 @@ function Start-KrTasksDaemonProcess {
         $null = New-Item -ItemType Directory -Path $StateDir -Force -ErrorAction Stop
     }
     catch {
-        $ex = [System.IO.IOException]::new("Cannot use '$StateDir' as the KrTasks state dir: $($_.Exception.Message)", $_.Exception)
-        $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.StateDirUnusable', 'WriteError', $StateDir))
+        $message = "Cannot use '$StateDir' as the KrTasks state dir: $($_.Exception.Message)"
+        $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.StateDirUnusable' -Category WriteError -Message $message -TargetObject $StateDir `
+            -ExceptionType ([System.IO.IOException]) -InnerException $_.Exception
+        $Caller.ThrowTerminatingError($record)
     }
     $log = Join-Path $StateDir 'daemon.log'
     $arguments = [System.Collections.Generic.List[string]]::new()
@@ -90,8 +95,10 @@ function Start-KrTasksDaemonProcess {
                 $otherDaemon = $true
                 continue
             }
-            $ex = [System.InvalidOperationException]::new("The KrTasks daemon exited during start-up (exit code $($process.ExitCode)). Its log ($log) ends with:$([Environment]::NewLine)$tail")
-            $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.DaemonStartFailed', 'OpenError', $StateDir))
+            $message = "The KrTasks daemon exited during start-up (exit code $($process.ExitCode)). " +
+            "Its log ($log) ends with:$([Environment]::NewLine)$tail"
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.DaemonStartFailed' -Category OpenError -Message $message -TargetObject $StateDir
+            $Caller.ThrowTerminatingError($record)
         }
         $info = Read-KrTasksDaemonInfo -StateDir $StateDir
         $fresh = $null -ne $info -and ($otherDaemon -or
@@ -119,6 +126,8 @@ function Start-KrTasksDaemonProcess {
     $null = $script:StartedDaemons.Remove($process.Id)
     $tail = Get-KrTasksLogTail -Path $log -Offset $logOffset
     $what = if ($otherDaemon) { 'Another KrTasks daemon holds the state dir but' } else { 'The KrTasks daemon was stopped: it' }
-    $ex = [System.TimeoutException]::new("$what did not answer within $TimeoutSeconds s ($lastError). Its log ($log) ends with:$([Environment]::NewLine)$tail")
-    $Caller.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.DaemonStartTimeout', 'OperationTimeout', $StateDir))
+    $message = "$what did not answer within $TimeoutSeconds s ($lastError). Its log ($log) ends with:$([Environment]::NewLine)$tail"
+    $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.DaemonStartTimeout' -Category OperationTimeout -Message $message -TargetObject $StateDir `
+        -ExceptionType ([System.TimeoutException])
+    $Caller.ThrowTerminatingError($record)
 }

@@ -14,8 +14,10 @@ function Write-KrTasksStreamRecord {
     switch ([string](Get-KrTasksMember $Record 'Stream' '')) {
         'Error' {
             # RemoteException: what Receive-Job gives for an error raised somewhere else.
-            $ex = [System.Management.Automation.RemoteException]::new($message)
-            $Caller.WriteError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.TaskError', 'NotSpecified', $TaskId))
+            $remote = [System.Management.Automation.RemoteException]
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.TaskError' -Category NotSpecified -Message $message -TargetObject $TaskId `
+                -ExceptionType $remote
+            $Caller.WriteError($record)
         }
         'Warning' { $Caller.WriteWarning($message) }
         'Verbose' { $Caller.WriteVerbose($message) }

@@ -38,7 +38,8 @@ function Add-KrTasks {
         the daemon's state dir). Not needed for a daemon that runs with --auth none.
     .PARAMETER CertificatePath
         The certificate the daemon at -Uri must present (PEM or DER), e.g. its state dir's
-        cert.pem. It becomes the only trusted root for this connection.
+        cert.pem. It becomes the only trusted root for this connection. A file without a readable
+        certificate is a terminating KrTasks.CertificateUnreadable error.
     .PARAMETER SkipCertificateCheck
         Accept any certificate from the daemon at -Uri. Only for testing: anyone on the path could
         then read the token.
@@ -104,12 +105,16 @@ function Add-KrTasks {
 
     if ($PSCmdlet.ParameterSetName -eq 'Remote') {
         if ($CertificatePath -and $SkipCertificateCheck) {
-            $ex = [System.ArgumentException]::new('Use -CertificatePath or -SkipCertificateCheck, not both.')
-            $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.ConflictingTrust', 'InvalidArgument', $null))
+            $message = 'Use -CertificatePath or -SkipCertificateCheck, not both.'
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.ConflictingTrust' -Category InvalidArgument -Message $message `
+                -ExceptionType ([System.ArgumentException])
+            $PSCmdlet.ThrowTerminatingError($record)
         }
         if (-not $Uri.IsAbsoluteUri -or $Uri.Scheme -notin 'https', 'http') {
-            $ex = [System.ArgumentException]::new("-Uri must be an absolute http(s) URL such as https://127.0.0.1:5000, not '$Uri'.")
-            $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.InvalidUri', 'InvalidArgument', $Uri))
+            $message = "-Uri must be an absolute http(s) URL such as https://127.0.0.1:5000, not '$Uri'."
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.InvalidUri' -Category InvalidArgument -Message $message -TargetObject $Uri `
+                -ExceptionType ([System.ArgumentException])
+            $PSCmdlet.ThrowTerminatingError($record)
         }
         # Accept the API root as well as the server root.
         $base = [uri]($Uri.GetLeftPart([System.UriPartial]::Path) -replace '/api/v1/?$', '' -replace '/$', '')
@@ -117,8 +122,9 @@ function Add-KrTasks {
         if ($CertificatePath) {
             $pin = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($CertificatePath)
             if (-not (Test-Path -LiteralPath $pin -PathType Leaf)) {
-                $ex = [System.Management.Automation.ItemNotFoundException]::new("The certificate file '$pin' does not exist.")
-                $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CertificateNotFound', 'ObjectNotFound', $pin))
+                $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.CertificateNotFound' -Category ObjectNotFound -TargetObject $pin `
+                    -Message "The certificate file '$pin' does not exist." -ExceptionType ([System.Management.Automation.ItemNotFoundException])
+                $PSCmdlet.ThrowTerminatingError($record)
             }
         }
         $connection = New-KrTasksConnection -Uri $base -Token $Token -CertificatePath $pin -SkipCertificateCheck:$SkipCertificateCheck
@@ -129,8 +135,9 @@ function Add-KrTasks {
         }
         if ($null -eq $health) {
             $connection.HttpClient.Dispose()
-            $ex = [System.InvalidOperationException]::new("$base answers, but not as a KrTasks daemon (no /api/v1/health).")
-            $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.NotADaemon', 'InvalidResult', $base))
+            $message = "$base answers, but not as a KrTasks daemon (no /api/v1/health)."
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.NotADaemon' -Category InvalidResult -Message $message -TargetObject $base
+            $PSCmdlet.ThrowTerminatingError($record)
         }
         $connection.Version = Get-KrTasksMember $health 'Version'
     }
@@ -140,7 +147,8 @@ function Add-KrTasks {
         if ($null -ne $connection) {
             Write-Verbose "A KrTasks daemon already answers for $dir at $($connection.Uri); connecting to it."
             if ($PSBoundParameters.ContainsKey('Port') -and $Port -ne 0 -and $connection.Uri.Port -ne $Port) {
-                Write-Warning "A KrTasks daemon already runs for $dir on port $($connection.Uri.Port); connected to it instead of starting one on port $Port."
+                $running = $connection.Uri.Port
+                Write-Warning "A KrTasks daemon already runs for $dir on port $running; connected to it instead of starting one on port $Port."
             }
             if ($PSBoundParameters.ContainsKey('MaxRunspaces')) {
                 Write-Verbose '-MaxRunspaces applies only to a daemon that Add-KrTasks starts; the running daemon keeps its own.'

@@ -30,7 +30,9 @@ function New-KrTask {
         so try/catch catches it: an id that is taken (KrTasks.DuplicateId), code that does not
         compile or parse (KrTasks.CompileError; the diagnostics are in the message and, as
         {Id, Severity, Message, Line, Column} objects, in the error's TargetObject), an invalid
-        field (KrTasks.InvalidRequest) and a daemon that does not answer.
+        field (KrTasks.InvalidRequest; also -MaxMemoryMB, -WorkingDirectory and -Environment on a
+        daemon that runs task code in its own threads, --isolation thread) and a daemon that does
+        not answer.
     .PARAMETER ScriptBlock
         PowerShell code to run. Its text is sent to the daemon, so it cannot use variables of this
         session (pass them with -Arguments; $using: does not apply).
@@ -48,8 +50,11 @@ function New-KrTask {
     .PARAMETER Description
         A free-text description (default "").
     .PARAMETER Arguments
-        Named values the code sees as variables (names must be valid identifiers); numbers,
-        strings, booleans, arrays and nested hashtables travel as JSON.
+        Named values the code sees as variables (names must be valid identifiers). They travel as
+        CliXml, PowerShell's own serialization (as for jobs and remoting), so they keep their .NET
+        types: a [datetime] stays a DateTime (a typed DateTime variable in C# and VB), an [int] an
+        Int32, a hashtable a hashtable, a list an ArrayList; rich objects such as processes arrive as
+        Deserialized.* property bags (see -SerializationDepth).
     .PARAMETER AutoStart
         Start the task right away (it may wait in the daemon's queue).
     .PARAMETER TimeoutSeconds
@@ -62,6 +67,27 @@ function New-KrTask {
     .PARAMETER ExtraRefs
         Extra assemblies for C# or VB code: assembly names or paths to DLLs (paths are resolved
         here and sent in full).
+    .PARAMETER MaxMemoryMB
+        Kill the task's worker process when its resident memory passes this many MiB (at least 64;
+        the worker's own runtime counts, about 150-250 MiB): the task then ends Failed with the
+        error type MemoryLimitExceeded. Needs the daemon's process isolation (the default).
+    .PARAMETER WorkingDirectory
+        The task's current directory ($PWD in PowerShell, Environment.CurrentDirectory in C# and
+        VB). A relative path is resolved against this session's current file system location. The
+        directory must exist: otherwise the task is not created (a terminating
+        KrTasks.InvalidRequest error naming WorkingDirectory). Needs process isolation.
+    .PARAMETER Environment
+        Environment variables added for this task only (names to values; values are sent as
+        strings): $env:NAME in PowerShell, Environment.GetEnvironmentVariable in C#, and what the
+        processes it starts inherit. The next task on the same worker sees none of them, nor what
+        the task itself changed. Needs process isolation.
+    .PARAMETER SerializationDepth
+        How many levels deep the request (and so -Arguments) and the task's output are serialized
+        as CliXml (PSSerializer's depth, 1 to 16, default 4, as PowerShell jobs and remoting keep
+        theirs small): deeper properties of rich objects arrive as their strings. Get-KrTaskResult
+        and Receive-KrTask get the output back at this depth. A rich object is large at depth 4 (a
+        DirectoryInfo is over 1 MB of CliXml): a request above the daemon's --max-body-bytes is
+        refused (KrTasks.TooLarge), so pass such arguments with a smaller depth, or their strings.
     .PARAMETER PassThru
         Output the task record instead of the id.
     .PARAMETER Connection
@@ -78,6 +104,14 @@ function New-KrTask {
         Get-KrTaskResult -Id $id
 
         Creates and starts a C# task; the result is 42.
+    .EXAMPLE
+        $code = 'return when.AddDays(1).DayOfWeek.ToString();'
+        $id = New-KrTask -Language CSharp -Code $code -Arguments @{ when = [datetime]'2030-01-01' } -AutoStart
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        Arguments keep their .NET types: the C# code gets a typed DateTime variable `when`; outputs
+        Wednesday.
     .EXAMPLE
         New-KrTask -Code 'Return Greeting & ", World"' -Language VBNet -Arguments @{ Greeting = 'Hello' } -Name 'vb hello' -PassThru
 
@@ -104,6 +138,24 @@ function New-KrTask {
 
         Kestrun's names: the connection piped in (or -Server), Locals, and System.IO without
         -ExtraImports; outputs b.txt.
+    .EXAMPLE
+        $work = New-Item -ItemType Directory -Force -Path (Join-Path ([System.IO.Path]::GetTempPath()) 'krtasks-work')
+        $id = New-KrTask -ScriptBlock { "$PWD uses $env:REPORT_MODE mode, level $env:REPORT_LEVEL" } -AutoStart `
+            -WorkingDirectory $work.FullName -Environment @{ REPORT_MODE = 'nightly'; REPORT_LEVEL = 3 }
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        The task runs in its own directory with two extra environment variables (values become
+        strings); the next task on the same worker sees neither.
+    .EXAMPLE
+        $hog = {
+            $chunks = [System.Collections.Generic.List[byte[]]]::new()
+            1..2048 | ForEach-Object { $chunks.Add([byte[]]::new(1MB)); [Array]::Fill($chunks[-1], [byte]1) }
+        }
+        $id = New-KrTask -ScriptBlock $hog -MaxMemoryMB 400 -AutoStart
+        (Wait-KrTask -Id $id -Timeout 60).Error.Type
+
+        A task that allocates 2 GB is killed at 400 MiB: outputs MemoryLimitExceeded.
     .INPUTS
         KrTasks.Connection (binds to -Connection).
     .OUTPUTS
@@ -159,6 +211,17 @@ function New-KrTask {
 
         [string[]] $ExtraRefs,
 
+        [ValidateRange(64, [int]::MaxValue)]
+        [int] $MaxMemoryMB,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $WorkingDirectory,
+
+        [hashtable] $Environment,
+
+        [ValidateRange(1, 16)]
+        [int] $SerializationDepth = 4,
+
         [switch] $PassThru,
 
         [Parameter(ValueFromPipeline)]
@@ -168,52 +231,20 @@ function New-KrTask {
     )
     process {
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
-        switch ($PSCmdlet.ParameterSetName) {
-            'ScriptBlock' { $lang = 'PowerShell'; $text = $ScriptBlock.ToString() }
-            'Code' { $lang = $Language; $text = $Code }
-            'CodeFilePath' {
-                $path = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($CodeFilePath)
-                $extension = [System.IO.Path]::GetExtension($path).ToLowerInvariant()
-                $lang = @{ '.ps1' = 'PowerShell'; '.cs' = 'CSharp'; '.vb' = 'VBNet' }[$extension]
-                if (-not $lang) {
-                    $ex = [System.ArgumentException]::new("Cannot tell the language of '$path' from its extension '$extension': " +
-                        'use .ps1 (PowerShell), .cs (C#) or .vb (VB.NET), or pass the text with -Code and -Language.')
-                    $errorId = 'KrTasks.UnknownCodeFileExtension'
-                    $record = [System.Management.Automation.ErrorRecord]::new($ex, $errorId, 'InvalidArgument', $CodeFilePath)
-                    $PSCmdlet.ThrowTerminatingError($record)
-                }
-                if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
-                    $ex = [System.Management.Automation.ItemNotFoundException]::new("Cannot find the code file '$path'.")
-                    $record = [System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.CodeFileNotFound', 'ObjectNotFound', $CodeFilePath)
-                    $PSCmdlet.ThrowTerminatingError($record)
-                }
-                $text = [System.IO.File]::ReadAllText($path)
-            }
+        $source = switch ($PSCmdlet.ParameterSetName) {
+            'ScriptBlock' { @{ Language = 'PowerShell'; Code = $ScriptBlock.ToString() } }
+            'Code' { @{ Language = $Language; Code = [string]$Code } }
+            'CodeFilePath' { Read-KrTasksCodeFile -Caller $PSCmdlet -Path $CodeFilePath }
         }
+        $lang = $source.Language
+        $body = New-KrTasksTaskBody -Caller $PSCmdlet -Parameters $PSBoundParameters -Language $lang -Code $source.Code `
+            -SerializationDepth $SerializationDepth
 
-        $body = [ordered]@{ Language = $lang; Code = [string]$text }
-        # Blank Id and Name are Kestrun's defaults (a new id, "Task <id>"): leave them to the daemon.
-        if (-not [string]::IsNullOrWhiteSpace($Id)) { $body.Id = $Id }
-        if (-not [string]::IsNullOrWhiteSpace($Name)) { $body.Name = $Name }
-        if ($PSBoundParameters.ContainsKey('Description')) { $body.Description = [string]$Description }
-        if ($PSBoundParameters.ContainsKey('ParentId')) { $body.ParentId = $ParentId }
-        if ($PSBoundParameters.ContainsKey('Arguments')) { $body.Arguments = if ($null -eq $Arguments) { @{} } else { $Arguments } }
-        if ($AutoStart) { $body.AutoStart = $true }
-        if ($PSBoundParameters.ContainsKey('TimeoutSeconds')) { $body.TimeoutSeconds = $TimeoutSeconds }
-        if ($ExtraImports) { $body.ExtraImports = [string[]]$ExtraImports }
-        if ($ExtraRefs) {
-            $body.ExtraRefs = [string[]]@(foreach ($ref in $ExtraRefs) {
-                    # A relative DLL path means nothing to the daemon's working directory.
-                    $candidate = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($ref)
-                    if (Test-Path -LiteralPath $candidate -PathType Leaf) { $candidate } else { $ref }
-                })
-        }
-
-        $what = if ($body.Contains('Name')) { "$lang task '$Name'" } else { "$lang task" }
+        $what = if ($body.ContainsKey('Name')) { "$lang task '$Name'" } else { "$lang task" }
         if (-not $PSCmdlet.ShouldProcess("$what on $($conn.Uri)", $(if ($AutoStart) { 'Create and start' } else { 'Create' }))) { return }
         # Every refusal is a hard failure (taken id, compile error, invalid field): terminating, as in Kestrun.
         $request = @{ Caller = $PSCmdlet; Connection = $conn; Method = 'POST'; Path = 'tasks'; Body = $body; TargetId = $body['Id'] }
-        $response = Invoke-KrTasksApi @request -Terminating -Handled 409
+        $response = Invoke-KrTasksApi @request -CliXmlDepth $SerializationDepth -Terminating -Handled 409
         if ($response.Status -eq 409) {
             # On creation a conflict means the id is taken (Kestrun: InvalidOperationException).
             $PSCmdlet.ThrowTerminatingError((New-KrTasksErrorRecord -Response $response -TargetId $body['Id'] -ErrorIdOverride 'KrTasks.DuplicateId'))

@@ -6,8 +6,9 @@ function Receive-KrTask {
         Writes the task's Error, Warning, Verbose, Debug and Information records to this
         session's error, warning, verbose, debug and information streams (your preference
         variables and -Verbose/-Debug/-InformationAction decide what shows), then outputs the
-        task's result once it has finished. A failed task's exception is written as a last
-        error (its category kept).
+        task's result once it has finished, typed as Receive-Job gives a job's output (CliXml; see
+        Get-KrTaskResult). A failed task's exception is written as a last error (its category
+        kept).
 
         As Receive-Job, what was received is consumed: the next Receive-KrTask for the same task
         (in this connection) writes only newer records and no output again. -Keep leaves
@@ -63,58 +64,10 @@ function Receive-KrTask {
     process {
         $conn = Resolve-KrTasksConnection -Caller $PSCmdlet -Connection $Connection
         foreach ($taskId in (Get-KrTasksRequestedId -Caller $PSCmdlet -Id $Id -InputObject $_ -Required)) {
-            $state = $null
-            if (-not $conn.Received.TryGetValue($taskId, [ref]$state)) {
-                $state = [pscustomobject]@{ Next = 0; OutputTaken = $false; CreatedAt = $null }
-            }
-            $cursor = if ($Keep) { 0 } else { $state.Next }
-            $progressId = Get-Random -Minimum 100000 -Maximum 900000
-            $record = $null
-            $known = $true
-            try {
-                while ($true) {
-                    # The daemon pages stream records: read until a page comes back empty.
-                    do {
-                        $streams = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'streams') -Query @{ Since = $cursor } -TargetId $taskId
-                        if (-not $streams.Ok) { $known = $false; break }
-                        $createdAt = [string](Get-KrTasksMember $streams.Body 'CreatedAt' '')
-                        if ($state.CreatedAt -ne $createdAt) {
-                            # The id names another task now (the one read before was removed): start over.
-                            $stale = $null -ne $state.CreatedAt -and $cursor -gt 0
-                            $state = [pscustomobject]@{ Next = 0; OutputTaken = $false; CreatedAt = $createdAt }
-                            if ($stale) {
-                                $cursor = 0
-                                $items = @($null)  # read again from the first record
-                                continue
-                            }
-                        }
-                        $items = @(Get-KrTasksMember $streams.Body 'Records')
-                        foreach ($item in $items) {
-                            Write-KrTasksStreamRecord -Caller $PSCmdlet -Record $item -TaskId $taskId
-                        }
-                        $cursor = [int](Get-KrTasksMember $streams.Body 'Next' $cursor)
-                    } while ($items.Count -gt 0)
-                    if (-not $known) { break }
-                    if (-not $Wait) { break }
-                    if ($null -ne $record -and $record.State -in $script:FinishedStates) { break }
-                    # Hold until the task finishes or a second passes, then fetch the new records.
-                    $polled = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'wait') -Query @{ Timeout = 1 } -TargetId $taskId -TimeoutSeconds 40
-                    if (-not $polled.Ok) { $known = $false; break }
-                    $record = ConvertTo-KrTaskRecord $polled.Body
-                    # One more pass reads the records written up to the end.
-                    if ($record.State -notin $script:FinishedStates) { Write-KrTasksProgress -Record $record -ProgressId $progressId }
-                }
-            }
-            finally {
-                if ($Wait) { Write-Progress -Id $progressId -Activity 'KrTasks' -Completed }
-            }
-            if (-not $known) { continue }
-            if (-not $Keep) {
-                $state.Next = $cursor
-                $conn.Received[$taskId] = $state
-            }
-            if ($state.OutputTaken -and -not $Keep) { continue }
-            $result = Invoke-KrTasksApi -Caller $PSCmdlet -Connection $conn -Path (Get-KrTasksTaskPath $taskId 'result') -TargetId $taskId -Handled 409 -DateKind Default
+            $state = Receive-KrTasksStream -Caller $PSCmdlet -Connection $conn -TaskId $taskId -Keep:$Keep -Wait:$Wait
+            # Unknown id (written as an error), or the output was received already.
+            if ($null -eq $state -or ($state.OutputTaken -and -not $Keep)) { continue }
+            $result = Get-KrTasksResult -Caller $PSCmdlet -Connection $conn -TaskId $taskId
             if (-not $result.Ok) { continue }
             $failure = ConvertTo-KrTaskError (Get-KrTasksMember $result.Body 'Error')
             if ($null -ne $failure) {

@@ -49,8 +49,10 @@ function Set-KrTaskName {
     )
     begin {
         if (-not $PSBoundParameters.ContainsKey('Name') -and -not $PSBoundParameters.ContainsKey('Description')) {
-            $ex = [System.ArgumentException]::new('Give -Name, -Description or both.')
-            $PSCmdlet.ThrowTerminatingError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.NothingToSet', 'InvalidArgument', $null))
+            $message = 'Give -Name, -Description or both.'
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.NothingToSet' -Category InvalidArgument -Message $message `
+                -ExceptionType ([System.ArgumentException])
+            $PSCmdlet.ThrowTerminatingError($record)
         }
     }
     process {

@@ -18,7 +18,7 @@ function Start-KrTask {
     .PARAMETER ScriptBlock
         One-shot: PowerShell code for a new task (see New-KrTask).
     .PARAMETER Code
-        One-shot: code text for a new task, in -Language.
+        One-shot: code text for a new task, in -Language ('' or $null: a task with no output).
     .PARAMETER Language
         One-shot: the language of -Code: PowerShell (default), CSharp or VBNet.
     .PARAMETER CodeFilePath
@@ -28,7 +28,8 @@ function Start-KrTask {
     .PARAMETER Description
         One-shot: the new task's description.
     .PARAMETER Arguments
-        One-shot: named values the code sees as variables.
+        One-shot: named values the code sees as variables; they keep their .NET types (CliXml, see
+        New-KrTask).
     .PARAMETER TimeoutSeconds
         One-shot: stop the new task when it runs longer than this (seconds; it ends Failed with a
         TimeoutException error).
@@ -38,6 +39,17 @@ function Start-KrTask {
         One-shot: extra namespaces for C# or VB code.
     .PARAMETER ExtraRefs
         One-shot: extra assemblies (names or DLL paths) for C# or VB code.
+    .PARAMETER MaxMemoryMB
+        One-shot: kill the new task's worker above this resident memory (MiB, at least 64); it ends
+        Failed with MemoryLimitExceeded (see New-KrTask).
+    .PARAMETER WorkingDirectory
+        One-shot: the new task's current directory (relative to this session's file system
+        location; must exist).
+    .PARAMETER Environment
+        One-shot: environment variables for the new task only (values sent as strings).
+    .PARAMETER SerializationDepth
+        One-shot: how deep the request (with -Arguments) and the task's output are serialized as
+        CliXml (1 to 16, default 4; see New-KrTask).
     .PARAMETER PassThru
         One-shot: output the new task's record instead of its id.
     .PARAMETER Connection
@@ -54,6 +66,13 @@ function Start-KrTask {
         Get-KrTaskResult -Id $id
 
         The one-shot: creates and starts a task, then reads its result (1, 4, 9).
+    .EXAMPLE
+        $id = Start-KrTask -Language CSharp -Code 'return Environment.GetEnvironmentVariable("GREETING") + " from " + Environment.CurrentDirectory;' `
+            -Environment @{ GREETING = 'hello' } -WorkingDirectory ([System.IO.Path]::GetTempPath())
+        Wait-KrTask -Id $id -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $id
+
+        A one-shot C# task with its own environment variable and directory.
     .EXAMPLE
         Get-KrTask -StateFilter NotStarted | Start-KrTask -WhatIf
 
@@ -90,7 +109,8 @@ function Start-KrTask {
 
         [Parameter(Mandatory, ParameterSetName = 'Code')]
         [Alias('CodeBlock')]
-        [ValidateNotNullOrEmpty()]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Code,
 
         [Parameter(ParameterSetName = 'Code')]
@@ -104,11 +124,15 @@ function Start-KrTask {
         [Parameter(ParameterSetName = 'ScriptBlock')]
         [Parameter(ParameterSetName = 'Code')]
         [Parameter(ParameterSetName = 'CodeFilePath')]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Name,
 
         [Parameter(ParameterSetName = 'ScriptBlock')]
         [Parameter(ParameterSetName = 'Code')]
         [Parameter(ParameterSetName = 'CodeFilePath')]
+        [AllowNull()]
+        [AllowEmptyString()]
         [string] $Description,
 
         [Parameter(ParameterSetName = 'ScriptBlock')]
@@ -136,6 +160,29 @@ function Start-KrTask {
         [Parameter(ParameterSetName = 'Code')]
         [Parameter(ParameterSetName = 'CodeFilePath')]
         [string[]] $ExtraRefs,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateRange(64, [int]::MaxValue)]
+        [int] $MaxMemoryMB,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateNotNullOrEmpty()]
+        [string] $WorkingDirectory,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [hashtable] $Environment,
+
+        [Parameter(ParameterSetName = 'ScriptBlock')]
+        [Parameter(ParameterSetName = 'Code')]
+        [Parameter(ParameterSetName = 'CodeFilePath')]
+        [ValidateRange(1, 16)]
+        [int] $SerializationDepth = 4,
 
         [Parameter(ParameterSetName = 'ScriptBlock')]
         [Parameter(ParameterSetName = 'Code')]

@@ -48,21 +48,24 @@ function Stop-KrTasksDaemon {
     process {
         $target = if ($Connection) { $Connection } else { $script:DefaultConnection }
         if ($null -eq $target) {
-            $ex = [System.InvalidOperationException]::new('No KrTasks daemon is connected; there is nothing to stop. (Add-KrTasks -PassThru returns a connection to pass with -Connection.)')
-            $PSCmdlet.WriteError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.NotConnected', 'ConnectionError', $null))
+            $message = 'No KrTasks daemon is connected; there is nothing to stop. ' +
+            '(Add-KrTasks -PassThru returns a connection to pass with -Connection.)'
+            $PSCmdlet.WriteError((New-KrTasksErrorRecord -ErrorId 'KrTasks.NotConnected' -Category ConnectionError -Message $message))
             return
         }
         $daemonPid = $target.Pid
         $owned = $null -ne $daemonPid -and $script:StartedDaemons.ContainsKey([int]$daemonPid)
         $description = "KrTasks daemon at $($target.Uri)" + $(if ($null -ne $daemonPid) { " (pid $daemonPid)" } else { '' })
         if (-not $target.StateDir) {
-            $ex = [System.InvalidOperationException]::new("The $description was reached by URL only; stop it where it runs (krtasks stop --state-dir <dir>).")
-            $PSCmdlet.WriteError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.RemoteDaemon', 'InvalidOperation', $target))
+            $message = "The $description was reached by URL only; stop it where it runs (krtasks stop --state-dir <dir>)."
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.RemoteDaemon' -Category InvalidOperation -Message $message -TargetObject $target
+            $PSCmdlet.WriteError($record)
             return
         }
         if (-not $owned -and -not $Force) {
-            $ex = [System.InvalidOperationException]::new("This session did not start the $description; use -Force to stop it anyway.")
-            $PSCmdlet.WriteError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.NotStartedBySession', 'InvalidOperation', $target))
+            $message = "This session did not start the $description; use -Force to stop it anyway."
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.NotStartedBySession' -Category InvalidOperation -Message $message -TargetObject $target
+            $PSCmdlet.WriteError($record)
             return
         }
         if (-not $PSCmdlet.ShouldProcess($description, 'Stop')) { return }
@@ -101,8 +104,9 @@ function Stop-KrTasksDaemon {
             }
         }
         if (-not $stopped) {
-            $ex = [System.InvalidOperationException]::new("Could not stop the $description (krtasks stop failed or is not available).")
-            $PSCmdlet.WriteError([System.Management.Automation.ErrorRecord]::new($ex, 'KrTasks.StopFailed', 'InvalidResult', $target))
+            $message = "Could not stop the $description (krtasks stop failed or is not available)."
+            $record = New-KrTasksErrorRecord -ErrorId 'KrTasks.StopFailed' -Category InvalidResult -Message $message -TargetObject $target
+            $PSCmdlet.WriteError($record)
             return
         }
         $target.HttpClient.Dispose()

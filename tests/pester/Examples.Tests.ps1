@@ -45,6 +45,8 @@ AfterAll {
     if (Test-Path $StateDir) { Remove-Item -Recurse -Force $StateDir }
     # New-KrTask's file example writes this one.
     Remove-Item -Path (Join-Path ([System.IO.Path]::GetTempPath()) 'krtasks-example.ps1') -ErrorAction SilentlyContinue
+    # And its -WorkingDirectory example this directory.
+    Remove-Item -Path (Join-Path ([System.IO.Path]::GetTempPath()) 'krtasks-work') -Recurse -ErrorAction SilentlyContinue
 }
 
 Describe 'Help examples run as written' {

@@ -438,6 +438,126 @@ Describe 'Times are [DateTimeOffset] in UTC (point 6)' {
     }
 }
 
+Describe 'CliXml across the wire, as PowerShell jobs and remoting (point 7)' {
+    BeforeEach { Use-Preference 'Stop' }
+    AfterEach { $global:ErrorActionPreference = $SavedPreference }
+
+    It 'a [datetime] argument arrives as a DateTime, an [int] as Int32, a hashtable as a hashtable (PowerShell)' {
+        $arguments = @{ when = [datetime]'2030-01-01T08:30:00'; n = 42; big = [long]5; h = @{ inner = @{ x = 1 } } }
+        $id = New-KrTask -AutoStart -Arguments $arguments -ScriptBlock {
+            param($when, $n, $big, $h)
+            $when.GetType().FullName
+            $when.AddDays(1).ToString('yyyy-MM-dd HH:mm')
+            $n.GetType().FullName
+            $big.GetType().FullName
+            $h.GetType().FullName
+            $h.inner.GetType().FullName
+            $h.inner.x
+        }
+        Wait-Finished $id | Should -Be 'Completed'
+        $result = Get-KrTaskResult -Id $id
+        $result | Should -Be @('System.DateTime', '2030-01-02 08:30', 'System.Int32', 'System.Int64', 'System.Collections.Hashtable',
+            'System.Collections.Hashtable', 1)
+    }
+
+    It 'a [datetime] argument is a typed DateTime variable in C#, an [int] an int, a hashtable a Hashtable' {
+        $code = 'return when.AddDays(1).DayOfWeek.ToString() + "|" + (n + 1) + "|" + h.GetType().Name + "|" + h["k"];'
+        $caught = $null
+        try {
+            $id = New-KrTask -Language CSharp -Code $code -Arguments @{ when = [datetime]'2030-01-01'; n = 41; h = @{ k = 'v' } } -AutoStart
+        }
+        catch { $caught = $_ }
+        $caught | Should -BeNullOrEmpty   # it compiles: when.AddDays needs a DateTime, n + 1 an int
+        Wait-Finished $id | Should -Be 'Completed'
+        Get-KrTaskResult -Id $id | Should -BeExactly 'Wednesday|42|Hashtable|v'
+    }
+
+    It 'a [pscustomobject] output comes back with its properties, typed Deserialized.*' {
+        $id = New-KrTask -AutoStart -ScriptBlock { [pscustomobject]@{ Name = 'n'; Count = 2; When = [datetime]'2030-01-01'; Tags = @{ a = 1 } } }
+        Wait-Finished $id | Out-Null
+        $object = Get-KrTaskResult -Id $id
+        $object.PSObject.TypeNames[0] | Should -Be 'Deserialized.System.Management.Automation.PSCustomObject'
+        $object.Name | Should -BeExactly 'n'
+        $object.Count | Should -BeOfType [int]
+        $object.When | Should -BeOfType [datetime]
+        $object.When | Should -Be ([datetime]'2030-01-01')
+        $object.Tags | Should -BeOfType [hashtable]
+    }
+
+    It 'Get-Process output comes back as Deserialized.System.Diagnostics.Process objects, as Receive-Job gives it' {
+        $id = New-KrTask -AutoStart -ScriptBlock { Get-Process -Id $PID; $PID }
+        Wait-Finished $id | Out-Null
+        $process, $taskPid = Get-KrTaskResult -Id $id
+        $process.PSObject.TypeNames[0] | Should -Be 'Deserialized.System.Diagnostics.Process'
+        $process.PSObject.TypeNames | Should -Contain 'Deserialized.System.ComponentModel.Component'
+        $process.Id | Should -BeOfType [int]
+        $process.Id | Should -Be $taskPid
+        $process.ProcessName | Should -Not -BeNullOrEmpty
+        # A property bag: the methods stayed on the daemon's side.
+        $process.PSObject.Methods.Name | Should -Not -Contain 'Kill'
+    }
+
+    It 'a [datetime] output comes back as a [datetime], from PowerShell and from C#' {
+        $ps = New-KrTask -AutoStart -ScriptBlock { [datetime]::new(2030, 1, 2, 3, 4, 5, [System.DateTimeKind]::Utc) }
+        $cs = New-KrTask -AutoStart -Language CSharp -Code 'return new DateTime(2030, 1, 2, 3, 4, 5, DateTimeKind.Utc);'
+        Wait-Finished $ps | Out-Null
+        Wait-Finished $cs | Out-Null
+        foreach ($id in $ps, $cs) {
+            $date = Get-KrTaskResult -Id $id
+            , $date | Should -BeOfType [datetime]
+            $date.ToUniversalTime() | Should -Be ([datetime]::new(2030, 1, 2, 3, 4, 5, [System.DateTimeKind]::Utc))
+        }
+    }
+
+    It 'Receive-KrTask gives the typed output too, with the unrolling of Get-KrTaskResult' {
+        $one = Start-KrTask -ScriptBlock { @{ key = [datetime]'2030-01-01' } }
+        $many = Start-KrTask -ScriptBlock { 1; [datetime]'2030-01-01'; , @(2, 3) }
+        $none = Start-KrTask -ScriptBlock { $null = 1 }
+        foreach ($id in $one, $many, $none) { Wait-Finished $id | Out-Null }
+        $table = Receive-KrTask -Id $one
+        , $table | Should -BeOfType [hashtable]
+        $table.key | Should -BeOfType [datetime]
+        $items = Receive-KrTask -Id $many
+        $items | Should -HaveCount 3
+        $items[0] | Should -BeOfType [int]
+        $items[1] | Should -BeOfType [datetime]
+        @($items[2]) | Should -Be @(2, 3)   # a list the task output as one object stays one object
+        $null -eq (Receive-KrTask -Id $none) | Should -BeTrue
+    }
+
+    It '-SerializationDepth sets how deep arguments and output travel (default 4)' {
+        $shallow = Start-KrTask -SerializationDepth 1 -Arguments @{ item = (Get-Item $PSHOME) } -ScriptBlock {
+            param($item)
+            $item.Parent.GetType().Name
+            Get-Item $PSHOME
+        }
+        $deep = Start-KrTask -ScriptBlock { Get-Item $PSHOME }
+        Wait-Finished $shallow | Should -Be 'Completed'
+        Wait-Finished $deep | Should -Be 'Completed'
+        $argumentParent, $output = Get-KrTaskResult -Id $shallow
+        $argumentParent | Should -Be 'String'   # one level: the argument's properties are strings
+        $output.PSObject.TypeNames[0] | Should -Be 'Deserialized.System.IO.DirectoryInfo'
+        $output.Parent | Should -BeOfType [string]
+        (Get-KrTaskResult -Id $deep).Parent.PSObject.TypeNames[0] | Should -Be 'Deserialized.System.IO.DirectoryInfo'
+        $caught = $null
+        try { Start-KrTask -ScriptBlock { 1 } -SerializationDepth 17 } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -BeLike 'ParameterArgumentValidationError*'
+    }
+
+    It 'errors still arrive as problems: a failed task''s exception, an invalid field' {
+        $failed = New-KrTask -AutoStart -ScriptBlock { throw [System.IO.FileNotFoundException]::new('no such file') }
+        Wait-Finished $failed | Should -Be 'Failed'
+        $caught = $null
+        try { Receive-KrTask -Id $failed } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -BeLike 'KrTasks.TaskFailed,System.IO.FileNotFoundException*'
+        $caught.Exception.Message | Should -Match 'no such file'
+        $caught = $null
+        try { New-KrTask -ScriptBlock { 1 } -TimeoutSeconds 1 -Arguments @{ 'not a name' = 1 } } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -Be 'KrTasks.InvalidRequest,New-KrTask'
+        $caught.Exception.Message | Should -Match 'Arguments'
+    }
+}
+
 Describe 'Results unroll as Kestrun''s (point 8)' {
     BeforeEach { Use-Preference 'Stop' }
     AfterEach { $global:ErrorActionPreference = $SavedPreference }

@@ -111,6 +111,20 @@ Describe 'Add-KrTasks' {
         { Add-KrTasks -Uri $Connection.Uri -Token $Token } | Should -Throw -ErrorId 'KrTasks.CertificateRejected,Add-KrTasks'
     }
 
+    It 'refuses a -CertificatePath without a readable certificate with a KrTasks error' {
+        foreach ($text in 'not a certificate', '-----BEGIN nothing') {
+            $bad = Join-Path $TestDrive 'bad.pem'
+            Set-Content -Path $bad -Value $text
+            $err = $null
+            try { Add-KrTasks -Uri $Connection.Uri -Token $Token -CertificatePath $bad } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'KrTasks.CertificateUnreadable*'
+            $err.CategoryInfo.Category | Should -Be 'InvalidData'
+            $err.TargetObject | Should -Be $bad
+            $err.Exception.Message | Should -Match ([regex]::Escape($bad))
+        }
+        Get-KrTask | Out-Null   # the default connection is unchanged
+    }
+
     It 'turns certificate checks off only with -SkipCertificateCheck' {
         try {
             $insecure = Add-KrTasks -Uri $Connection.Uri -Token $Token -SkipCertificateCheck -PassThru
@@ -347,6 +361,127 @@ Describe 'New-KrTask' {
     }
 }
 
+Describe 'Per-task context: -WorkingDirectory, -Environment, -MaxMemoryMB (process isolation)' {
+    BeforeAll {
+        $script:Work = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'work dir') -Force
+        # A probe of a worker: which process runs it, its directory, and whether it sees the variables the tests set.
+        $script:Probe = { "$PID|$PWD|$([bool]$env:KRT_X)|$([bool]$env:KRT_LEAK)|$([bool]$env:KRT_LEAK2)" }
+
+        # Runs probes until one runs in the worker process $WorkerPid (the pool hands out idle workers); its answer.
+        function script:Invoke-ProbeOn([int] $WorkerPid) {
+            for ($i = 0; $i -lt 30; $i++) {
+                $id = Start-KrTask -ScriptBlock $Probe
+                Wait-KrTask -Id $id -Timeout 30 | Out-Null
+                $answer = Get-KrTaskResult -Id $id
+                if ($answer.StartsWith("$WorkerPid|")) { return $answer }
+            }
+            throw "no probe ran in worker $WorkerPid"
+        }
+    }
+
+    It 'gives a PowerShell task $PWD and $env: from -WorkingDirectory (relative to this location) and -Environment' {
+        Push-Location $TestDrive
+        try {
+            $id = New-KrTask -AutoStart -WorkingDirectory 'work dir' -Environment @{ KRT_X = 'from the caller'; KRT_N = 5 } -ScriptBlock {
+                $PWD.Path; [Environment]::CurrentDirectory; $env:KRT_X; $env:KRT_N; (Get-Item .).FullName
+            }
+        }
+        finally { Pop-Location }
+        (Wait-KrTask -Id $id -Timeout 30).State | Should -Be 'Completed'
+        Get-KrTaskResult -Id $id | Should -Be @($Work.FullName, $Work.FullName, 'from the caller', '5', $Work.FullName)
+    }
+
+    It 'gives a C# task Environment.CurrentDirectory and its variables (one-shot Start-KrTask too)' {
+        $code = 'return Environment.CurrentDirectory + "|" + Environment.GetEnvironmentVariable("KRT_Y") + "|" + File.Exists("marker.txt");'
+        Set-Content -Path (Join-Path $Work 'marker.txt') -Value 'x'
+        $id = Start-KrTask -Language CSharp -Code $code -WorkingDirectory $Work.FullName -Environment @{ KRT_Y = 'for C#' }
+        (Wait-KrTask -Id $id -Timeout 30).State | Should -Be 'Completed'
+        Get-KrTaskResult -Id $id | Should -BeExactly "$($Work.FullName)|for C#|True"
+    }
+
+    It 'leaves nothing behind for the next task on the same worker: variables, directory, what the task changed' {
+        $first = Start-KrTask -ScriptBlock $Probe
+        Wait-KrTask -Id $first -Timeout 30 | Out-Null
+        $default = (Get-KrTaskResult -Id $first).Split('|')[1]
+        $default | Should -Not -Be $Work.FullName
+        $ps = Start-KrTask -WorkingDirectory $Work.FullName -Environment @{ KRT_X = '1' } -ScriptBlock {
+            $env:KRT_LEAK = 'leaked'; Set-Location /; $PID
+        }
+        Wait-KrTask -Id $ps -Timeout 30 | Out-Null
+        Invoke-ProbeOn (Get-KrTaskResult -Id $ps) | Should -BeLike "*|$default|False|False|False"
+        $cs = Start-KrTask -Language CSharp -WorkingDirectory $Work.FullName -Environment @{ KRT_X = '1' } `
+            -Code 'Environment.SetEnvironmentVariable("KRT_LEAK2", "leaked"); Directory.SetCurrentDirectory("/"); return Environment.ProcessId;'
+        Wait-KrTask -Id $cs -Timeout 30 | Out-Null
+        Invoke-ProbeOn (Get-KrTaskResult -Id $cs) | Should -BeLike "*|$default|False|False|False"
+    }
+
+    It 'kills a task above -MaxMemoryMB: Failed with MemoryLimitExceeded, and the daemon carries on' {
+        $id = New-KrTask -MaxMemoryMB 400 -AutoStart -ScriptBlock {
+            $chunks = [System.Collections.Generic.List[byte[]]]::new()
+            1..2048 | ForEach-Object { $chunks.Add([byte[]]::new(1MB)); [Array]::Fill($chunks[-1], [byte]1) }
+            'survived'
+        }
+        $record = Wait-KrTask -Id $id -Timeout 60
+        $record.State | Should -Be 'Failed'
+        $record.Error.Type | Should -Be 'MemoryLimitExceeded'
+        $record.Error.Message | Should -Match 'MaxMemoryMB of 400 MB'
+        Get-KrTaskResult -Id $id | Should -BeNullOrEmpty
+        $after = Start-KrTask -ScriptBlock { 'still here' } -MaxMemoryMB 400
+        Wait-KrTask -Id $after -Timeout 30 | Out-Null
+        Get-KrTaskResult -Id $after | Should -Be 'still here'
+        { New-KrTask -ScriptBlock { 1 } -MaxMemoryMB 63 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,New-KrTask'
+    }
+
+    It 'refuses a -WorkingDirectory that does not exist: a terminating error naming the field, and no task' {
+        $before = @(Get-KrTask).Count
+        $missing = Join-Path $TestDrive 'no such dir'
+        { New-KrTask -ScriptBlock { 1 } -WorkingDirectory $missing -ErrorAction SilentlyContinue } |
+            Should -Throw -ErrorId 'KrTasks.InvalidRequest,New-KrTask'
+        $err = $null
+        try { Start-KrTask -ScriptBlock { 1 } -WorkingDirectory $missing } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'KrTasks.InvalidRequest,New-KrTask'
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -Match 'WorkingDirectory'
+        $err.Exception.Data['Problem'].field | Should -Be 'WorkingDirectory'
+        # A path of another provider never reaches the daemon: the same error.
+        $err = $null
+        try { New-KrTask -ScriptBlock { 1 } -WorkingDirectory 'Env:\PATH' } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -Be 'KrTasks.InvalidRequest,New-KrTask'
+        $err.Exception.Message | Should -Match 'WorkingDirectory'
+        @(Get-KrTask).Count | Should -Be $before
+    }
+
+    It 'is refused with an error naming the field by a daemon with --isolation thread' {
+        $dir = Join-Path $TestDrive 'thread-daemon'
+        $cli = Join-Path $Root '.venv/bin/krtasks'
+        $process = Start-Process -FilePath $cli -ArgumentList 'serve', '--isolation', 'thread', '--state-dir', $dir, '--port', '0' -PassThru `
+            -RedirectStandardOutput (Join-Path $TestDrive 'thread.out') -RedirectStandardError (Join-Path $TestDrive 'thread.err')
+        try {
+            Wait-Until { Test-Path (Join-Path $dir 'daemon.json') } 60 | Should -BeTrue
+            $thread = Add-KrTasks -StateDir $dir -PassThru
+            $fields = @{ MaxMemoryMB = @{ MaxMemoryMB = 300 }; WorkingDirectory = @{ WorkingDirectory = $Work.FullName }; Environment = @{ Environment = @{ A = '1' } } }
+            foreach ($field in $fields.Keys) {
+                $splat = $fields[$field]
+                $err = $null
+                try { New-KrTask -ScriptBlock { 1 } -Connection $thread @splat } catch { $err = $_ }
+                $err.FullyQualifiedErrorId | Should -Be 'KrTasks.InvalidRequest,New-KrTask' -Because $field
+                $err.Exception.Message | Should -Match $field
+                $err.Exception.Message | Should -Match 'process isolation'
+            }
+            # Without them, and over CliXml, the thread daemon runs tasks as before.
+            $id = New-KrTask -ScriptBlock { param($when) $when.Year } -Arguments @{ when = [datetime]'2030-01-01' } -AutoStart -Connection $thread
+            Wait-KrTask -Id $id -Timeout 30 -Connection $thread | Out-Null
+            Get-KrTaskResult -Id $id -Connection $thread | Should -Be 2030
+            Stop-KrTasksDaemon -Connection $thread -Force -Confirm:$false
+            $process.WaitForExit(30000) | Should -BeTrue
+        }
+        finally {
+            if (-not $process.HasExited) { $process.Kill() }
+            Reset-Default
+        }
+    }
+}
+
 Describe 'Start-KrTask' {
     It 'starts a task: $true, then $false with an error for a second start' {
         $id = New-KrTask -ScriptBlock { 'started' }
@@ -388,6 +523,13 @@ Describe 'Start-KrTask' {
         (Get-KrTask -Id $sb).Name | Should -Be 'one-shot'
         Get-KrTaskResult -Id $code | Should -Be 42
         Get-KrTaskResult -Id $file | Should -Be 7
+    }
+
+    It 'takes blank one-shot values as New-KrTask does: empty code, blank name and description' {
+        $id = Start-KrTask -Code '' -Language CSharp -Name '' -Description $null
+        (Wait-KrTask -Id $id -Timeout 30).State | Should -Be 'Completed'
+        $null -eq (Get-KrTaskResult -Id $id) | Should -BeTrue
+        (Get-KrTask -Id $id).Name | Should -Be "Task $id"
     }
 
     It 'supports -WhatIf' {
