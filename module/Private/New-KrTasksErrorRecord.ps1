@@ -1,8 +1,12 @@
 function New-KrTasksErrorRecord {
     <#
     .SYNOPSIS
-        Builds the ErrorRecord for a daemon error answer, a missing task, or a transport failure.
+        Builds the ErrorRecord for a daemon error answer, a missing task, or a transport failure, or
+        one of the module's own errors from an id, a category and a message.
     .DESCRIPTION
+        -ErrorId, -Category, -Message: an error of the module itself (the id from the KrTasks.* family);
+        the exception is a new -ExceptionType (default InvalidOperationException) with the message,
+        wrapping -InnerException when given; -TargetObject is the record's target.
         -Response: the category follows the HTTP status and the message is the problem's detail
         (compile diagnostics appended, one per line); the problem and its diagnostics travel in
         Exception.Data['Problem'] and Exception.Data['Diagnostics'], and the diagnostics ({Id, Severity,
@@ -14,6 +18,12 @@ function New-KrTasksErrorRecord {
     [CmdletBinding(DefaultParameterSetName = 'Response')]
     [OutputType([System.Management.Automation.ErrorRecord])]
     param(
+        [Parameter(Mandatory, ParameterSetName = 'Id')] [string] $ErrorId,
+        [Parameter(Mandatory, ParameterSetName = 'Id')] [System.Management.Automation.ErrorCategory] $Category,
+        [Parameter(Mandatory, ParameterSetName = 'Id')] [string] $Message,
+        [Parameter(ParameterSetName = 'Id')] [AllowNull()] $TargetObject,
+        [Parameter(ParameterSetName = 'Id')] [type] $ExceptionType = [System.InvalidOperationException],
+        [Parameter(ParameterSetName = 'Id')] [System.Exception] $InnerException,
         [Parameter(Mandatory, ParameterSetName = 'Response')] $Response,
         [Parameter(Mandatory, ParameterSetName = 'NotFound')] [string] $NotFoundId,
         [Parameter(Mandatory, ParameterSetName = 'Exception')] [System.Exception] $Exception,
@@ -23,6 +33,10 @@ function New-KrTasksErrorRecord {
     )
     $category = [System.Management.Automation.ErrorCategory]
     switch ($PSCmdlet.ParameterSetName) {
+        'Id' {
+            $ex = if ($InnerException) { $ExceptionType::new($Message, $InnerException) } else { $ExceptionType::new($Message) }
+            return [System.Management.Automation.ErrorRecord]::new($ex, $ErrorId, $Category, $TargetObject)
+        }
         'NotFound' {
             $message = "Cannot find a KrTasks task with the id '$NotFoundId'. Verify the value of the Id parameter (Get-KrTask lists the tasks) and then try the command again."
             $ex = [System.Management.Automation.ItemNotFoundException]::new($message)
