@@ -13,6 +13,7 @@
         'Get-KrTask'
         'Get-KrTaskResult'
         'Get-KrTaskState'
+        'Invoke-KrTask'
         'New-KrTask'
         'Receive-KrTask'
         'Remove-KrTask'

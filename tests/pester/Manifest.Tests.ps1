@@ -5,7 +5,7 @@ BeforeDiscovery {
     $script:PublicNames = Get-ChildItem -Path (Join-Path $root 'module/Public') -Filter '*.ps1' | ForEach-Object BaseName | Sort-Object
     $script:Cmdlets = foreach ($name in $PublicNames) { @{ Name = $name } }
     # The cmdlets that act on existing tasks by -Id.
-    $script:TaskCmdlets = $PublicNames | Where-Object { $_ -notin 'Add-KrTasks', 'Stop-KrTasksDaemon', 'New-KrTask' }
+    $script:TaskCmdlets = $PublicNames | Where-Object { $_ -notin 'Add-KrTasks', 'Stop-KrTasksDaemon', 'New-KrTask', 'Invoke-KrTask' }
 }
 
 BeforeAll {
