@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic needs it for schemas on Python < 3.12
@@ -224,6 +224,7 @@ class TaskRecordJson(TypedDict):
     TimeoutSeconds: Annotated[float | None, Field(description="Run time limit (seconds).")]
     Error: TaskErrorJson | None
     Isolation: Annotated[Isolation, Field(description="Where the task runs: a worker process or a daemon thread.")]
+    Node: NotRequired[Annotated[str, Field(description="Shared store: the node that claimed the task's run.")]]
 
 
 class TaskResultJson(TypedDict):
@@ -354,7 +355,9 @@ class TaskData:
     creation; ``isolation`` is where the task runs (the service's mode when it was created), and
     ``max_memory_mb`` (MiB), ``working_directory`` and ``environment`` its context in a worker process;
     ``arguments_clixml``, ``clixml_depth`` and ``output_clixml`` its CliXml form (see :class:`TaskSpec`).
-    Only :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
+    With a shared (PostgreSQL) store, ``node`` is the id of the node that claimed the task's run and
+    ``attempt`` counts its claims (None and 0 until claimed; the SQLite store keeps neither). Only
+    :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
     live task.
     """
 
@@ -383,6 +386,8 @@ class TaskData:
     arguments_clixml: str | None = None
     clixml_depth: int | None = None
     output_clixml: str | None = None
+    node: str | None = None
+    attempt: int = 0
 
 
 # ---------------------------------------------------------------------------------------- requests, settings
