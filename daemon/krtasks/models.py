@@ -442,6 +442,9 @@ class ServiceConfig:
     - ``min_workers``: idle workers kept ready (process isolation; at most ``max_runspaces`` workers exist).
     - ``worker_max_tasks``: a worker is replaced after this many runs (0: never).
     - ``worker_max_memory_mb``: a worker whose resident memory after a run passes this is replaced (0: never).
+    - ``lease_seconds``: with a shared store, how long a claimed run stays this node's without renewal (the
+      node renews every third of it); ``poll_seconds``: how often a node polls the store's change feed and
+      queue (the fallback of notifications).
     """
 
     max_runspaces: int = 8
@@ -458,3 +461,5 @@ class ServiceConfig:
     min_workers: int = 2
     worker_max_tasks: int = 200
     worker_max_memory_mb: int = 1024
+    lease_seconds: float = 30.0
+    poll_seconds: float = 1.0

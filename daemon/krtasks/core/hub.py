@@ -75,6 +75,10 @@ class EventHub(TaskObserver):
         if final:
             task.done.set()
 
+    def drop_held(self, task: TaskEntry) -> None:
+        """Forget the task's events still waiting for their write (a shared store refused that write)."""
+        self._held.pop(task, None)
+
     # -------------------------------------------------------------- TaskObserver
 
     def changed(self, task: TaskEntry, change: StateChange) -> None:

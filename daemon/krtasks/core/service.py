@@ -20,7 +20,7 @@ from datetime import datetime
 
 from ..engines.base import Engine
 from ..errors import TaskConflictError, TaskValidationError
-from ..metrics import Metrics, MetricsObserver
+from ..metrics import Metrics
 from ..models import (
     Language,
     ServiceConfig,
@@ -33,16 +33,12 @@ from ..models import (
 from ..records import utc_now
 from ..store import TaskStore
 from . import retention
+from .assembly import NodeJson, assemble, local_node
 from .commands import Commands
 from .engineset import EngineSet
-from .hub import Event, EventHub
-from .journal import open_journal
-from .lifecycle import Lifecycle
-from .observers import Observers
-from .operations import TaskOperations
+from .hub import Event
 from .registry import Registry
 from .restore import restore
-from .supervisor import RunSupervisor
 from .validation import parse_language, parse_state
 
 log = logging.getLogger("krtasks.core")
@@ -78,16 +74,12 @@ class TaskService:
         self._given_engines = engines
         self._store = store
         self._registry = Registry()
-        self._journal = open_journal(store)
-        self._hub = EventHub(self._journal)
-        self.metrics = Metrics(self._registry.count_by_state, lambda: len(self._supervisor.slots))
-        self._life = Lifecycle(Observers([self._journal, MetricsObserver(self.metrics), self._hub]), clock)
+        self.metrics = Metrics(self._registry.count_by_state, lambda: self.queue_length)
         self.engines = EngineSet(lambda language: self.metrics.compilations.labels(language.value).inc())
-        self._supervisor = RunSupervisor(self.engines, self._life, self.config, monotonic)
-        self._ops = TaskOperations(
-            self.config, self._registry, self.engines, self._life, self._supervisor, self._journal, clock
-        )
+        parts = assemble(self.config, self._registry, self.engines, self.metrics, clock, monotonic, store)
+        self._journal, self._hub, self._supervisor, self._ops, self._node = parts
         self._commands = Commands()
+        self._started_at = clock()
         self._closing = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -108,7 +100,9 @@ class TaskService:
 
             self._given_engines = await open_engines(self.config, self.metrics.registry)
         self.engines.install(self._given_engines)
-        if self._store is not None:
+        if self._node is not None:
+            await self._node.open()
+        elif self._store is not None:
             # Before the warm-up, so the load does not compete with its JIT threads for the CPU.
             await restore(self._store, self._registry, self.engines, self._clock)
         self.engines.warm_up()
@@ -141,6 +135,8 @@ class TaskService:
         self._closing.set()
         self._hub.close()
         await self._journal.close()
+        if self._node is not None:
+            await self._node.close()
         await self.engines.close()
 
     # ------------------------------------------------------------------ queries
@@ -177,8 +173,22 @@ class TaskService:
 
     @property
     def queue_length(self) -> int:
-        """Tasks waiting in Queued for a free slot."""
+        """Tasks waiting in Queued for a free slot (with a shared store: in the whole cluster)."""
+        if self._node is not None:
+            return self._registry.count_by_state().get("Queued", 0)
         return len(self._supervisor.slots)
+
+    async def known(self, task_id: str) -> None:
+        """With a shared store, take in a task this node has not seen yet (created elsewhere a moment ago),
+        so the synchronous queries below find it; without one, nothing to do."""
+        if self._node is not None and self._registry.find(task_id) is None:
+            await self._node.mirror.ensure(task_id)
+
+    async def nodes(self) -> builtins.list[NodeJson]:
+        """The daemons serving this task set: the cluster's nodes, or this daemon alone."""
+        if self._node is not None:
+            return await self._node.nodes()
+        return [local_node(self._started_at, self.config.max_runspaces, self.running_count)]
 
     @property
     def running_count(self) -> int:
@@ -222,6 +232,7 @@ class TaskService:
         Raises:
             TaskNotFoundError: unknown id.
         """
+        await self.known(task_id)
         task = self._registry.get(task_id)
         if not task.done.is_set() and not self._closing.is_set():
             waits = [asyncio.ensure_future(task.done.wait()), asyncio.ensure_future(self._closing.wait())]
@@ -297,6 +308,8 @@ class TaskService:
     async def sweep(self) -> int:
         """Apply retention now (see :func:`krtasks.core.retention.sweep`); returns how many subtrees went."""
         cfg = self.config
+        if self._node is not None:
+            return await self._node.sweep(self._registry, self._clock(), cfg.retention_seconds, cfg.max_finished)
         return await retention.sweep(
             self._registry, self._clock(), cfg.retention_seconds, cfg.max_finished, self.remove
         )

@@ -257,7 +257,7 @@ def encode(t: TaskData) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Row:
     """A decoded ``krtasks_tasks`` row: the task's data plus what only the shared store keeps (``version``
     counts changes; ``cancel_requested``; ``records_count`` records stored)."""
