@@ -117,7 +117,7 @@ def test_1000_tasks_created_round_robin_run_exactly_once(
 
     def make(i: int) -> str:
         d = nodes[i % 3]
-        return create(d, sessions[i % 3], Code=code, Arguments={"Dir": str(marks), "N": i}, AutoStart=True)["Id"]
+        return str(create(d, sessions[i % 3], Code=code, Arguments={"Dir": str(marks), "N": i}, AutoStart=True)["Id"])
 
     began = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
@@ -132,7 +132,9 @@ def test_1000_tasks_created_round_robin_run_exactly_once(
     took = time.monotonic() - began
     record_property("seconds_1000", took)
     print(f"\n1000 tasks over 3 nodes: created in {created:.1f} s, all finished after {took:.1f} s")
-    assert [f["State"] for f in finals] == ["Completed"] * count, [(f["Error"], f["Node"]) for f in finals if f["State"] != "Completed"][:3]
+    assert [f["State"] for f in finals] == ["Completed"] * count, [
+        (f["Error"], f["Node"]) for f in finals if f["State"] != "Completed"
+    ][:3]
     runs: dict[int, int] = {}
     for p in marks.iterdir():
         n = int(p.name.split("-", 1)[0])
@@ -201,7 +203,8 @@ def test_claims_and_cancels_work_when_the_notification_connections_are_killed(
     other = next(d for d in nodes if d is not runner)
     with psycopg.connect(dsn, autocommit=True) as conn:
         killed = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'krtasks % listen'"
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'krtasks % listen'"
         ).fetchone()
         assert killed == (3,)
         began = time.monotonic()
@@ -295,7 +298,9 @@ def test_a_paused_node_past_its_lease_cannot_finish_its_task(tmp_path: Path, pg_
             streams = s.get(f"{api(d)}/tasks/{task['Id']}/streams", timeout=30).json()["Records"]
             assert "after" not in [r["Message"] for r in streams]
         with psycopg.connect(dsn) as conn:
-            row = conn.execute("SELECT state, output FROM krtasks_tasks WHERE key = %s", (task["Id"].lower(),)).fetchone()
+            row = conn.execute(
+                "SELECT state, output FROM krtasks_tasks WHERE key = %s", (task["Id"].lower(),)
+            ).fetchone()
             assert row == ("Failed", "null")
         # The node goes on serving: it claims and runs new work.
         again = create(paused, sp, Code="'again'", AutoStart=True)

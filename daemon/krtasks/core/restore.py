@@ -41,7 +41,8 @@ def _compile_failure(exc: CompileError) -> TaskErrorInfo:
     )
 
 
-async def _prepare_again(task: TaskEntry, engines: EngineSet) -> TaskErrorInfo | None:
+async def prepare_again(task: TaskEntry, engines: EngineSet) -> TaskErrorInfo | None:
+    """Prepare a restored NotStarted task again (``task.prepared``); why it cannot run, or None."""
     try:
         task.prepared = await engines.prepare_again(task.data)
     except CompileError as exc:
@@ -79,7 +80,7 @@ async def restore(store: TaskStore, registry: Registry, engines: EngineSet, cloc
         registry.add(task)
         data = task.data
         if data.state == TaskState.NOT_STARTED:
-            error = await _prepare_again(task, engines)
+            error = await prepare_again(task, engines)
             if error is not None:
                 transition(data, TaskState.FAILED, clock(), progress=data.progress.ended("Failed"), error=error)
                 changed.append(copy.copy(data))

@@ -62,6 +62,11 @@ class ClaimingSupervisor(RunSupervisor):
         self._spawned: set[asyncio.Task[None]] = set()
 
     @property
+    def engines(self) -> EngineSet:
+        """The engines runs use."""
+        return self._engines
+
+    @property
     def running(self) -> list[TaskEntry]:
         """The tasks this node runs now."""
         return list(self._runs.values())

@@ -52,6 +52,7 @@ class Mirror:
     ) -> None:
         self._store = store
         self._registry = registry
+        self.registry = registry
         self._hub = hub
         self._engines = engines
         self._node = node

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
@@ -31,12 +32,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ... import __version__
+from ...models import TaskErrorInfo, TaskState
 from ...store.postgres import NodeInfo, PostgresTaskStore
 from ...store.postgres_schema import Row, key_of
 from ..assembly import NodeJson
 from ..registry import Registry
-from ..restore import interrupt, restart_message
+from ..restore import interrupt, prepare_again, restart_message
 from ..retention import select_expired
+from ..states import transition
 from .claims import ClaimingSupervisor
 from .mirror import Mirror
 from .signals import Listener
@@ -100,22 +103,47 @@ class ClusterNode:
         Raises:
             psycopg.Error: the store cannot be reached.
         """
+        began = time.perf_counter()
         before = await self._store.join(self.info())
         if before is not None:
             log.info("node %s takes over its previous registration (last heartbeat %s)", self.id, before.isoformat())
         count = await self._mirror.load()
         ended = await self._store.rescue(self._restarted, node=self.id, lock=False)
         await self._mirror.apply(ended)
+        await self._prepare_unstarted()
         log.info(
-            "node %s joined: %d tasks in the shared store %s (%d runs of its previous start interrupted)",
-            self.id,
+            "restored %d tasks from the store in %.2f s (node %s of the shared store %s; %d runs of its "
+            "previous start interrupted)",
             count,
+            time.perf_counter() - began,
+            self.id,
             self._store.where,
             len(ended),
         )
         self._listener.start()
         self._every(self._poll, self._poll_once, "poll")
         self._every(max(0.2, min(self._lease / 3, 10.0)), self._lease_tick, "lease")
+
+    async def _prepare_unstarted(self) -> None:
+        """As a restarted daemon does: prepare NotStarted tasks again; one whose code no longer compiles
+        becomes Failed (if it is still NotStarted in the store)."""
+        engines = self._supervisor.engines
+        for entry in list(self._mirror.registry):
+            if entry.state != TaskState.NOT_STARTED or entry.prepared is not None:
+                continue
+            error = await prepare_again(entry, engines)
+            if error is None:
+                continue
+            failure = error
+
+            def fail(row: Row, failure: TaskErrorInfo = failure) -> None:
+                if row.data.state == TaskState.NOT_STARTED:
+                    ended = row.data.progress.ended("Failed")
+                    transition(row.data, TaskState.FAILED, self._clock(), progress=ended, error=failure)
+
+            changed = await self._store.change(entry.id, fail)
+            if changed is not None:
+                await self._mirror.apply([changed[1]])
 
     def _every(self, seconds: float, work: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:
