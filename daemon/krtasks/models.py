@@ -13,10 +13,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NotRequired
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,  # pydantic needs it for schemas on Python < 3.12
+)
 
 from pydantic import Field
-from typing_extensions import TypedDict  # pydantic needs it for schemas on Python < 3.12
+from typing_extensions import TypedDict
 
 
 class TaskState(StrEnum):
@@ -225,6 +230,13 @@ class TaskRecordJson(TypedDict):
     Error: TaskErrorJson | None
     Isolation: Annotated[Isolation, Field(description="Where the task runs: a worker process or a daemon thread.")]
     Node: NotRequired[Annotated[str, Field(description="Shared store: the node that claimed the task's run.")]]
+
+
+class TaskRunJson(TaskRecordJson):
+    """``POST /api/v1/tasks`` (201): the new task's record; with ``Wait``, once it has finished, also its
+    ``Output`` (as in :class:`TaskResultJson`; the record's ``Error`` is the result's)."""
+
+    Output: NotRequired[Annotated[Any, Field(description="With Wait: the finished task's output.")]]
 
 
 class TaskResultJson(TypedDict):

@@ -238,27 +238,31 @@ def test_a_killed_node_has_its_runs_interrupted_after_its_lease_and_not_before(
     try:
         victim, survivor = nodes
         sv, ss = victim.session(), survivor.session()
-        doomed = [create(victim, sv, Code="Start-Sleep -Seconds 30", AutoStart=True) for _ in range(2)]
         victim_id = victim.state_dir.joinpath("node-id").read_text().strip()
-        for t in doomed:
-            assert running_on(victim, sv, t["Id"]) == victim_id
-        fine = create(survivor, ss, Code="Start-Sleep -Seconds 2; 'fine'", AutoStart=True)
+        # Whichever node claims a task runs it: sort them by the node that did.
+        tasks = [create(d, sd, Code="Start-Sleep -Seconds 4; 'fine'", AutoStart=True) for d, sd in [(victim, sv)] * 3]
+        tasks += [create(survivor, ss, Code="Start-Sleep -Seconds 4; 'fine'", AutoStart=True) for _ in range(2)]
+        placed = {t["Id"]: running_on(survivor, ss, t["Id"]) for t in tasks}
+        doomed = [i for i, n in placed.items() if n == victim_id]
+        fine = [i for i, n in placed.items() if n != victim_id]
+        assert doomed and fine, placed
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait(timeout=30)
         killed_at = time.monotonic()
         time.sleep(1.0)  # the lease (3 s, renewed every 1 s) cannot have expired yet
-        assert [record(survivor, ss, t["Id"])["State"] for t in doomed] == ["Running", "Running"]
+        assert [record(survivor, ss, i)["State"] for i in doomed] == ["Running"] * len(doomed)
 
         def interrupted() -> bool:
-            return all(record(survivor, ss, t["Id"])["State"] == "Failed" for t in doomed)
+            return all(record(survivor, ss, i)["State"] == "Failed" for i in doomed)
 
         wait_for("interrupted", interrupted, 6.0)
         print(f"\nrescued {time.monotonic() - killed_at:.2f} s after the kill (lease 3 s)")
-        for t in doomed:
-            rec = record(survivor, ss, t["Id"])
+        for i in doomed:
+            rec = record(survivor, ss, i)
             assert rec["Error"]["Type"] == "Interrupted" and f"'{victim_id}'" in rec["Error"]["Message"]
             assert rec["Progress"]["StatusMessage"] == "Interrupted"
-        assert wait_until_finished(ss, survivor.url, fine["Id"])["State"] == "Completed"
+        for i in fine:
+            assert wait_until_finished(ss, survivor.url, i)["State"] == "Completed"
     finally:
         for d in nodes:
             d.close()

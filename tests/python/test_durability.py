@@ -573,6 +573,10 @@ async def test_stream_records_are_written_in_batches(runtime: RuntimeInfo, tmp_p
     class CountingStore(SqliteTaskStore):
         batches = 0
 
+        def put(self, tasks: Any, records: Any = ()) -> Any:
+            CountingStore.batches += bool(records)
+            return super().put(tasks, records)
+
         def add_records(self, records: Any) -> Any:
             CountingStore.batches += 1
             return super().add_records(records)

@@ -1,8 +1,9 @@
 """The journal: writes every acknowledged change of a task through to the store.
 
-Creation, every state change, rename and removal are queued to the store at once (in call order) and the
-service answers only once they are durable (:meth:`NullJournal.durable`). Stream records are batched:
-written every :data:`RECORD_FLUSH_SECONDS`, and before a task's final row, so both are durable together.
+Creation, every state change, rename and removal are queued to the store in call order and the service
+answers only once they are durable (:meth:`NullJournal.durable`); the rows changed in one event-loop turn
+go in one write (a task created and started together: one commit). Stream records are batched: written
+every :data:`RECORD_FLUSH_SECONDS`, and with a task's final row, so both are durable together.
 Without a store, :class:`NullJournal` keeps the same interface and everything is durable at once.
 """
 
@@ -57,17 +58,65 @@ class NullJournal(TaskObserver):
 
 
 class StoreJournal(NullJournal):
-    """The journal over a :class:`~krtasks.store.TaskStore` (see the module docstring)."""
+    """The journal over a :class:`~krtasks.store.TaskStore` (see the module docstring).
+
+    Row writes are coalesced per event-loop turn: every task changed in one stretch of synchronous code (a
+    task created and started by one request, many tasks finishing at once) is written by one
+    :meth:`~krtasks.store.TaskStore.put`, one transaction. Records buffered for a task that finishes ride in
+    the same write as its final row. Each changed task's ``saved`` is the future of that write.
+    """
 
     def __init__(self, store: TaskStore) -> None:
         self._store = store
         self._unsaved: list[StoredRecord] = []
         self._flush_timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[None]] = set()
+        self._dirty: dict[str, TaskEntry] = {}
+        self._records_now: list[StoredRecord] = []
+        self._next: asyncio.Future[None] | None = None
+
+    def _batch(self) -> asyncio.Future[None]:
+        """The future of the next coalesced write, scheduled for the end of this loop turn."""
+        if self._next is None:
+            loop = asyncio.get_running_loop()
+            self._next = loop.create_future()
+            loop.call_soon(self._send)
+        return self._next
 
     def _persist(self, task: TaskEntry) -> None:
-        # A shallow copy: what the core changes later (state, progress, output) is replaced, never mutated.
-        task.saved = self._track(self._store.put([copy.copy(task.data)]))
+        self._dirty[key(task.id)] = task
+        task.saved = self._batch()
+
+    def _send(self) -> None:
+        """Hand the coalesced rows and records to the store as one write (no-op when already sent)."""
+        future, self._next = self._next, None
+        if future is None:
+            return
+        # Shallow copies: what the core changes later (state, progress, output) is replaced, never mutated.
+        rows = [copy.copy(t.data) for t in self._dirty.values()]
+        records, self._records_now = self._records_now, []
+        self._dirty.clear()
+        if not rows and not records:
+            future.set_result(None)
+            return
+        try:
+            write = self._track(self._store.put(rows, records))
+        except Exception as exc:  # the store refused at once (closed): the waiters get its error
+            log.error("writing to the task store failed: %s", exc)
+            future.set_exception(exc)
+            return
+
+        def settle(done: asyncio.Future[None]) -> None:
+            if future.done():
+                return
+            if done.cancelled():
+                future.cancel()
+            elif done.exception() is not None:
+                future.set_exception(done.exception())  # type: ignore[arg-type]
+            else:
+                future.set_result(None)
+
+        write.add_done_callback(settle)
 
     def _track(self, write: Any) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.ensure_future(write)
@@ -85,9 +134,9 @@ class StoreJournal(NullJournal):
         self._persist(task)
 
     def changed(self, task: TaskEntry, change: StateChange) -> None:
-        """Queue the task's row; a final state first writes the task's buffered records."""
+        """Queue the task's row; a final state takes the task's buffered records along."""
         if change.new.finished:
-            self.flush()
+            self._take_records()
         self._persist(task)
 
     def updated(self, task: TaskEntry) -> None:
@@ -101,20 +150,28 @@ class StoreJournal(NullJournal):
             self._flush_timer = asyncio.get_running_loop().call_later(RECORD_FLUSH_SECONDS, self.flush)
 
     def removed(self, tasks: Sequence[TaskEntry]) -> None:
-        """Queue the deletion; the root's ``saved`` is that write. Buffered records of the removed tasks are
-        dropped first, so they cannot reach a later task that reuses an id."""
+        """Queue the deletion after what is pending; the root's ``saved`` is that write. Buffered records of
+        the removed tasks are dropped first, so they cannot reach a later task that reuses an id."""
         gone = {key(t.id) for t in tasks}
         self._unsaved = [r for r in self._unsaved if key(r[0]) not in gone]
+        self._records_now = [r for r in self._records_now if key(r[0]) not in gone]
+        self._send()  # writes reach the store in call order: what was queued before goes first
         tasks[0].saved = self._track(self._store.delete([t.id for t in tasks]))
 
-    def flush(self) -> None:
-        """Hand the buffered stream records of all tasks to the store as one batch."""
+    def _take_records(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
         if self._unsaved:
-            batch, self._unsaved = self._unsaved, []
-            self._track(self._store.add_records(batch))
+            self._records_now.extend(self._unsaved)
+            self._unsaved = []
+
+    def flush(self) -> None:
+        """Hand the buffered stream records of all tasks (and any pending rows) to the store as one write."""
+        self._take_records()
+        if self._records_now or self._dirty:
+            self._batch()
+            self._send()
 
     async def close(self) -> None:
         """Write the buffered records, then wait for every write in flight."""

@@ -69,16 +69,16 @@ class TaskOperations:
         self._journal = journal
         self._clock = clock
 
-    async def create(self, spec: TaskSpec) -> TaskRecordJson:
+    async def create(self, spec: TaskSpec) -> TaskEntry:
         """Validate, prepare (parse/compile) and register the task; start it with AutoStart (see
-        :meth:`krtasks.core.service.TaskService.create`)."""
+        :meth:`krtasks.core.service.TaskService.create`). Created and started, its row is one write."""
         task = await self._build(spec)
         self._registry.add(task)
         self._life.created(task)
         if spec.auto_start:
             self._supervisor.start(task)
         await self._journal.durable(task)
-        return task.record()
+        return task
 
     async def _build(self, spec: TaskSpec) -> TaskEntry:
         """The new task, validated and prepared, not registered yet.

@@ -13,6 +13,7 @@ import asyncio
 import builtins
 import contextlib
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -36,6 +37,7 @@ from . import retention
 from .assembly import NodeJson, assemble, local_node
 from .commands import Commands
 from .engineset import EngineSet
+from .entry import TaskEntry
 from .hub import Event
 from .registry import Registry
 from .restore import restore
@@ -234,6 +236,10 @@ class TaskService:
         """
         await self.known(task_id)
         task = self._registry.get(task_id)
+        await self._until_done(task, timeout)
+        return task.record()
+
+    async def _until_done(self, task: TaskEntry, timeout: float | None) -> None:
         if not task.done.is_set() and not self._closing.is_set():
             waits = [asyncio.ensure_future(task.done.wait()), asyncio.ensure_future(self._closing.wait())]
             try:
@@ -241,7 +247,6 @@ class TaskService:
             finally:
                 for w in waits:
                     w.cancel()
-        return task.record()
 
     def events(self, task_id: str) -> AsyncIterator[Event]:
         """Live events of one task: ``("state", record)`` first, then ``("progress", {Id, Progress})``,
@@ -264,7 +269,15 @@ class TaskService:
             TaskConflictError: the id is taken.
             CompileError: the code does not compile/parse; nothing is registered.
         """
-        return await self._commands.run(self._ops.create(spec))
+        return (await self._commands.run(self._ops.create(spec))).record()
+
+    async def run(self, spec: TaskSpec, wait: float) -> tuple[TaskRecordJson, TaskResultJson | None]:
+        """Create and start a task, then wait up to ``wait`` seconds for its end (one call): ``(record,
+        result)`` once it has finished (durably), ``(record, None)`` when the wait ran out and it goes on.
+        Raises as :meth:`create`."""
+        task = await self._commands.run(self._ops.create(dataclasses.replace(spec, auto_start=True)))
+        await self._until_done(task, wait)
+        return task.record(), task.result() if task.state.finished else None
 
     async def start(self, task_id: str) -> TaskRecordJson:
         """Start a NotStarted task: Running, or Queued when all ``max_runspaces`` slots are busy.

@@ -45,8 +45,10 @@ class TaskStore(Protocol):
         """Every stored task with its records, in creation order (``seq``)."""
         ...
 
-    def put(self, tasks: Sequence[TaskData]) -> Awaitable[None]:
-        """Insert or replace these tasks' rows (not their records)."""
+    def put(self, tasks: Sequence[TaskData], records: Sequence[StoredRecord] = ()) -> Awaitable[None]:
+        """Insert or replace these tasks' rows, then append ``records`` (as :meth:`add_records`), all in one
+        transaction: a task created and started in one request costs one commit, and a finished task's
+        row and its last records become durable together."""
         ...
 
     def add_records(self, records: Sequence[StoredRecord]) -> Awaitable[None]:

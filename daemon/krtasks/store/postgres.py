@@ -144,9 +144,11 @@ class PostgresTaskStore:
             records.setdefault(str(key), []).append(StreamRecord(idx, stream, message, when))
         return rows, records
 
-    def put(self, tasks: Sequence[TaskData]) -> Awaitable[None]:
-        """Insert or replace these tasks' rows (all columns; for seeding and tools, not for a live cluster)."""
+    def put(self, tasks: Sequence[TaskData], records: Sequence[StoredRecord] = ()) -> Awaitable[None]:
+        """Insert or replace these tasks' rows (all columns) and append ``records``, in one transaction (for
+        seeding and tools, not for a live cluster)."""
         params = [encode(t) for t in tasks]
+        batch = [(key_of(r[0]), *r[1:]) for r in records]
         columns = ", ".join(INSERT_COLUMNS)
         values = ", ".join(f"%({c})s" for c in INSERT_COLUMNS)
         update = ", ".join(f"{c} = excluded.{c}" for c in INSERT_COLUMNS[1:])
@@ -154,8 +156,10 @@ class PostgresTaskStore:
 
         async def job(conn: Conn) -> None:
             async with conn.transaction(), conn.cursor() as cur:
-                await cur.executemany(sql, params)
-                await cur.execute("SELECT setval('krtasks_task_seq', greatest(max(seq), 1)) FROM krtasks_tasks")
+                if params:
+                    await cur.executemany(sql, params)
+                    await cur.execute("SELECT setval('krtasks_task_seq', greatest(max(seq), 1)) FROM krtasks_tasks")
+            await self._insert_records(conn, batch)
 
         return self._submit(job)
 

@@ -256,12 +256,16 @@ class SqliteTaskStore:
                 current.records.append(StreamRecord(idx, stream, message, when))
         return tasks
 
-    def put(self, tasks: Sequence[TaskData]) -> Awaitable[None]:
-        """Insert or replace the rows of ``tasks`` (one transaction; JSON encoding happens on the store thread)."""
+    def put(self, tasks: Sequence[TaskData], records: Sequence[StoredRecord] = ()) -> Awaitable[None]:
+        """Insert or replace the rows of ``tasks``, then append ``records``: one transaction (JSON encoding
+        happens on the store thread)."""
         snapshot = list(tasks)
+        batch = list(records)
 
         def job(conn: sqlite3.Connection) -> None:
             conn.executemany(PUT_TASK, [encode_row(t) for t in snapshot])
+            if batch:
+                conn.executemany(ADD_RECORD, batch)
 
         return self._async(job)
 

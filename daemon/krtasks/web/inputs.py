@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_pascal
 
 from ..clixml import CLIXML, DEFAULT_DEPTH, decode_create_body
 from ..core.validation import MAX_CLIXML_DEPTH, MAX_ID_LENGTH, MAX_MEMORY_MB, MIN_MEMORY_MB
-from ..errors import TaskValidationError
+from ..errors import TaskUnprocessableError, TaskValidationError
 from ..models import IDENTIFIER, LANGUAGE_PATTERN, NO_CONTROL, NOT_BLANK, Language, TaskSpec, TaskState
 from .problems import BodyValidationError
 
@@ -109,10 +109,28 @@ class CreateTaskBody(_Body):
         "application/clixml+xml (a CliXml request keeps it at depth 4 unless it says otherwise).",
     )
 
+    wait: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds to wait for the end, in one call (starts the task, AutoStart may be left out): 201 "
+        "with the record and Output once it has finished, 202 with the record when the wait runs out and the "
+        "task goes on.",
+    )
+
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
         return Language.parse(value).value
+
+    def wait_seconds(self) -> float | None:
+        """``Wait`` (None: answer at once).
+
+        Raises:
+            TaskUnprocessableError: ``Wait`` with ``AutoStart: false`` (a task that is not started never ends).
+        """
+        if self.wait is not None and "auto_start" in self.model_fields_set and not self.auto_start:
+            raise TaskUnprocessableError("Wait", "needs the task to start: leave AutoStart out or make it true")
+        return self.wait
 
     def to_spec(self, arguments_clixml: str | None = None) -> TaskSpec:
         """The service's creation request (``arguments_clixml``: the arguments of a CliXml request, which keeps
@@ -225,9 +243,9 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     return validate_fields(data, model)
 
 
-async def parse_create_body(request: web.Request) -> TaskSpec:
-    """The creation request of ``POST /api/v1/tasks``: a JSON body, or CliXml of a hashtable with the same fields
-    (``application/clixml+xml``, see :mod:`krtasks.clixml`).
+async def parse_create_body(request: web.Request) -> tuple[TaskSpec, float | None]:
+    """The creation request of ``POST /api/v1/tasks`` and its ``Wait`` (seconds, None: answer at once): a JSON
+    body, or CliXml of a hashtable with the same fields (``application/clixml+xml``, see :mod:`krtasks.clixml`).
 
     Raises:
         web.HTTPUnsupportedMediaType: neither JSON nor CliXml (415).
@@ -240,7 +258,8 @@ async def parse_create_body(request: web.Request) -> TaskSpec:
             raise web.HTTPUnsupportedMediaType(
                 text=f"Send the body as application/json or {CLIXML} (Content-Type was {sent})."
             )
-        return (await parse_body(request, CreateTaskBody)).to_spec()
+        body = await parse_body(request, CreateTaskBody)
+        return body.to_spec(), body.wait_seconds()
     raw = await request.read()
     try:
         text = raw.decode("utf-8")
@@ -249,7 +268,8 @@ async def parse_create_body(request: web.Request) -> TaskSpec:
     if not text.strip():
         raise TaskValidationError("body", "a CliXml document is required")
     fields, arguments_clixml = await decode_create_body(text)
-    return validate_fields(fields, CreateTaskBody).to_spec(arguments_clixml)
+    body = validate_fields(fields, CreateTaskBody)
+    return body.to_spec(arguments_clixml), body.wait_seconds()
 
 
 def validate_fields(data: dict[str, Any], model: type[M]) -> M:

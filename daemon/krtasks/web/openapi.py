@@ -88,6 +88,14 @@ _ID = {
     "description": "Task id (case-insensitive; percent-encoded in the path).",
 }
 
+_LOCATION = {
+    "Location": {
+        "description": "Path of the task.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^/api/v1/tasks/"},
+    }
+}
+
 _SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
@@ -127,6 +135,10 @@ _CREATE_EXAMPLES = {
     "csharp": {
         "summary": "A C# snippet: its last expression is the result",
         "value": {"Language": "CSharp", "Code": "return N * (N + 1) / 2;", "Arguments": {"N": 10}, "AutoStart": True},
+    },
+    "one-call": {
+        "summary": "Run and get the result in one call (201 with Output, or 202 after 10 s)",
+        "value": {"Code": "Get-Date -AsUTC", "Wait": 10},
     },
     "timeout": {
         "summary": "Created, not started; stopped after 30 s once started",
@@ -177,19 +189,22 @@ def _build() -> dict[str, Any]:
         "/api/v1/tasks": {
             "post": _operation(
                 "createTask",
-                "Create a task (and start it with AutoStart). As CliXml (application/clixml+xml): a hashtable of "
-                "the same fields, whose Arguments keep their .NET types.",
+                "Create a task (and start it with AutoStart); with Wait, run it and answer with its result in one "
+                "call. As CliXml (application/clixml+xml): a hashtable of the same fields, whose Arguments keep "
+                "their .NET types.",
                 {
                     "201": _ok(
-                        "Created",
+                        "Created; with Wait, finished: the record and its Output (as CliXml: the result, with "
+                        "Accept: application/clixml+xml)",
+                        ref("TaskRun"),
+                        headers=_LOCATION,
+                        links=_links(*_PER_TASK),
+                        more={CLIXML: {"schema": {"type": "string", "description": "The result as CliXml."}}},
+                    ),
+                    "202": _ok(
+                        "Wait ran out: the task goes on (its record)",
                         ref("TaskRecord"),
-                        headers={
-                            "Location": {
-                                "description": "Path of the new task.",
-                                "required": True,
-                                "schema": {"type": "string", "pattern": "^/api/v1/tasks/"},
-                            }
-                        },
+                        headers=_LOCATION,
                         links=_links(*_PER_TASK),
                     ),
                     **_problems(400, 401, 409, 413, 415, 422),

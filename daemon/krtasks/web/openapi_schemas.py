@@ -28,11 +28,13 @@ from ..models import (
     StreamPageJson,
     TaskRecordJson,
     TaskResultJson,
+    TaskRunJson,
 )
 from .inputs import CreateTaskBody, RenameTaskBody
 
 _TYPED: dict[str, Any] = {
     "TaskRecord": TaskRecordJson,
+    "TaskRun": TaskRunJson,
     "TaskResult": TaskResultJson,
     "StreamRecords": StreamPageJson,
     "ProgressEvent": ProgressEventJson,

@@ -7,6 +7,7 @@ middleware answers them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -20,6 +21,9 @@ from .events import task_events
 from .inputs import Query, RenameTaskBody, parse_body, parse_create_body
 from .jsonio import json_response
 from .openapi import openapi_document
+
+if TYPE_CHECKING:
+    from ..core.service import TaskService
 
 API = "/api/v1"
 """Prefix of every API route."""
@@ -60,10 +64,33 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.post(API + "/tasks")
 async def create_task(request: web.Request) -> web.Response:
-    """Create a task: 201 + record + ``Location``; 400 invalid field (also an unknown ParentId), 409 id taken,
-    422 compile error (with ``diagnostics``)."""
-    record = await request.app[SERVICE].create(await parse_create_body(request))
-    return json_response(record, status=201, headers={"Location": _task_url(record["Id"])})
+    """Create a task: 201 + record + ``Location``; 400 invalid field, 409 id taken, 422 compile error (with
+    ``diagnostics``) or a request that cannot be carried out (a missing parent or directory).
+
+    With ``Wait`` (one call): the task starts, and the answer comes once it has finished (201 + record +
+    ``Output``; with ``Accept: application/clixml+xml``, the result as CliXml) or when the wait ran out
+    (202 + record; the task goes on)."""
+    spec, wait = await parse_create_body(request)
+    service = request.app[SERVICE]
+    if wait is None:
+        record = await service.create(spec)
+        return json_response(record, status=201, headers={"Location": _task_url(record["Id"])})
+    record, result = await service.run(spec, wait)
+    headers = {"Location": _task_url(record["Id"])}
+    if result is None:
+        return json_response(record, status=202, headers=headers)
+    if wants_clixml(request.headers.get("Accept", "")):
+        return await _clixml_result(service, record["Id"], dict(result), status=201, headers=headers)
+    return json_response({**record, "Output": result["Output"]}, status=201, headers=headers)
+
+
+async def _clixml_result(
+    service: TaskService, task_id: str, result: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A finished task's result as CliXml (its own CliXml output when it kept one)."""
+    data = service.data(task_id)
+    text = await encode_result(result, data.output_clixml, data.clixml_depth or DEFAULT_DEPTH)
+    return web.Response(text=text, status=status, content_type=CLIXML, charset="utf-8", headers=headers)
 
 
 @routes.get(API + "/tasks")
@@ -131,9 +158,7 @@ async def task_result(request: web.Request) -> web.Response:
     result = service.result(task_id)
     if not wants_clixml(request.headers.get("Accept", "")):
         return json_response(result)
-    data = service.data(task_id)
-    text = await encode_result(dict(result), data.output_clixml, data.clixml_depth or DEFAULT_DEPTH)
-    return web.Response(text=text, content_type=CLIXML, charset="utf-8")
+    return await _clixml_result(service, task_id, dict(result))
 
 
 @routes.get(API + "/tasks/{id}/streams")

@@ -48,6 +48,43 @@ async def test_every_change_is_durable_before_the_answer(
         assert await store.load() == []
 
 
+class CountingStore(SqliteTaskStore):
+    """A real store that records each write: ``("put", [(id, state)...], records)`` or ``("records", n)``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes: list[tuple[Any, ...]] = []
+
+    def put(self, tasks: Sequence[TaskData], records: Sequence[StoredRecord] = ()) -> Awaitable[None]:
+        self.writes.append(("put", [(t.id, t.state) for t in tasks], len(records)))
+        return super().put(tasks, records)
+
+    def add_records(self, records: Sequence[StoredRecord]) -> Awaitable[None]:
+        self.writes.append(("records", len(records)))
+        return super().add_records(records)
+
+
+async def test_one_commit_for_create_and_start_and_one_for_the_end(
+    make_service: ServiceFactory, tmp_path: Path, engines: FakeEngines
+) -> None:
+    gate = asyncio.Event()
+    engines.scripts["talks"] = Script(steps=[StepReport(False, [("Warning", "w", "t")])], gate=gate)
+    counting = CountingStore(tmp_path / "tasks.db")
+    try:
+        async with make_service(store=counting) as svc:
+            await svc.create(TaskSpec(code="talks", id="t", auto_start=True))
+            # created and started in one request: one write, holding the Running row
+            assert counting.writes == [("put", [("t", TaskState.RUNNING)], 0)]
+            await until(lambda: svc.streams("t")["Records"] != [])
+            gate.set()
+            assert (await svc.wait("t", 10))["State"] == "Completed"
+            # the final row and the buffered record in one write, not a record batch and then a row
+            assert counting.writes[1:] == [("put", [("t", TaskState.COMPLETED)], 1)]
+        assert [t.data.state for t in await counting.load()] == [TaskState.COMPLETED]
+    finally:
+        await counting.close()
+
+
 async def test_restore_fails_what_was_cut_off_and_what_no_longer_compiles(
     make_service: ServiceFactory, store: SqliteTaskStore, engines: FakeEngines, clock: FakeClock
 ) -> None:
@@ -150,8 +187,8 @@ class FailingStore(SqliteTaskStore):
 
     failing = False
 
-    def put(self, tasks: Sequence[TaskData]) -> Awaitable[None]:
-        return self._fail() if self.failing else super().put(tasks)
+    def put(self, tasks: Sequence[TaskData], records: Sequence[StoredRecord] = ()) -> Awaitable[None]:
+        return self._fail() if self.failing else super().put(tasks, records)
 
     def add_records(self, records: Sequence[StoredRecord]) -> Awaitable[None]:
         return self._fail() if self.failing else super().add_records(records)

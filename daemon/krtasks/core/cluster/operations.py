@@ -78,7 +78,7 @@ class ClusterOperations(TaskOperations):
         except Exception as exc:  # the task stays Queued; a poll claims it
             log.warning("claiming after a start failed: %s", exc)
 
-    async def create(self, spec: TaskSpec) -> TaskRecordJson:
+    async def create(self, spec: TaskSpec) -> TaskEntry:
         """Insert the task (Queued with AutoStart) and try to claim it here."""
         if spec.parent_id:
             await self._mirror.ensure(spec.parent_id)
@@ -99,7 +99,7 @@ class ClusterOperations(TaskOperations):
         self._engines.release(task)
         if spec.auto_start:
             await self._claim()
-        return entry.record()
+        return entry
 
     async def start(self, task_id: str) -> TaskRecordJson:
         """Queue the NotStarted task, then try to claim it here."""
