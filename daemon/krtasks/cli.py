@@ -109,6 +109,13 @@ def _task_options(func: F) -> F:
             show_default=True,
             help="Replace a worker whose resident memory after a task passes this many MiB (0: never).",
         ),
+        click.option(
+            "--reuse-runspaces/--fresh-runspaces",
+            default=False,
+            show_default=True,
+            help="Run PowerShell tasks on runspaces reused after a verified reset (faster; a task's "
+            "ReuseRunspace overrides it) or on a fresh runspace each.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -262,6 +269,7 @@ def serve(
     min_workers: int,
     worker_max_tasks: int,
     worker_max_memory: int,
+    reuse_runspaces: bool,
     cert_file: Path | None,
     key_file: Path | None,
     auth: str,
@@ -309,6 +317,7 @@ def serve(
             min_workers,
             worker_max_tasks,
             worker_max_memory,
+            reuse_runspaces=reuse_runspaces,
             stop_grace_seconds=stop_grace,
             retention_seconds=retention,
             max_finished=max_finished,
@@ -334,6 +343,7 @@ def demo(
     min_workers: int,
     worker_max_tasks: int,
     worker_max_memory: int,
+    reuse_runspaces: bool,
     log_level: str,
     log_format: str,
 ) -> int:
@@ -351,7 +361,14 @@ def demo(
         state_dir=state_dir,
         auth="none",
         tutorial_routes=True,
-        service=_service_config(max_runspaces, isolation, min_workers, worker_max_tasks, worker_max_memory),
+        service=_service_config(
+            max_runspaces,
+            isolation,
+            min_workers,
+            worker_max_tasks,
+            worker_max_memory,
+            reuse_runspaces=reuse_runspaces,
+        ),
     )
     return _run_daemon(settings, log_level, log_format)
 

@@ -366,7 +366,8 @@ class TaskData:
     Times are timezone-aware UTC; ``arguments`` and ``output`` are JSON values; ``seq`` orders tasks by
     creation; ``isolation`` is where the task runs (the service's mode when it was created), and
     ``max_memory_mb`` (MiB), ``working_directory`` and ``environment`` its context in a worker process;
-    ``arguments_clixml``, ``clixml_depth`` and ``output_clixml`` its CliXml form (see :class:`TaskSpec`).
+    ``arguments_clixml``, ``clixml_depth`` and ``output_clixml`` its CliXml form (see :class:`TaskSpec`);
+    ``reuse_runspace``: a PowerShell task that may run on a reset runspace of an earlier such task.
     With a shared (PostgreSQL) store, ``node`` is the id of the node that claimed the task's run and
     ``attempt`` counts its claims (None and 0 until claimed; the SQLite store keeps neither). Only
     :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
@@ -398,6 +399,7 @@ class TaskData:
     arguments_clixml: str | None = None
     clixml_depth: int | None = None
     output_clixml: str | None = None
+    reuse_runspace: bool = False
     node: str | None = None
     attempt: int = 0
 
@@ -414,7 +416,9 @@ class TaskSpec:
     ``max_memory_mb``, ``working_directory`` and ``environment`` (variables added for this task) need
     process isolation. The CliXml form (PowerShell clients): ``arguments_clixml`` holds the arguments as
     PowerShell serialised them (``arguments`` is then their JSON view), and ``clixml_depth`` asks for the
-    output to be kept as CliXml too, serialised that deep.
+    output to be kept as CliXml too, serialised that deep. ``reuse_runspace`` (PowerShell only; None: the
+    service's ``reuse_runspaces``) lets the task run on a runspace an earlier such task used, once reset and
+    verified (see :class:`ServiceConfig`).
     """
 
     code: str
@@ -433,6 +437,7 @@ class TaskSpec:
     environment: dict[str, str] = field(default_factory=dict)
     arguments_clixml: str | None = None
     clixml_depth: int | None = None
+    reuse_runspace: bool | None = None
 
 
 @dataclass
@@ -454,6 +459,8 @@ class ServiceConfig:
     - ``min_workers``: idle workers kept ready (process isolation; at most ``max_runspaces`` workers exist).
     - ``worker_max_tasks``: a worker is replaced after this many runs (0: never).
     - ``worker_max_memory_mb``: a worker whose resident memory after a run passes this is replaced (0: never).
+    - ``reuse_runspaces``: PowerShell tasks run on runspaces reused after a verified reset unless they ask
+      otherwise (``ReuseRunspace``); off: a fresh runspace per task (the default). See docs/isolation.md.
     - ``lease_seconds``: with a shared store, how long a claimed run stays this node's without renewal (the
       node renews every third of it); ``poll_seconds``: how often a node polls the store's change feed and
       queue (the fallback of notifications).
@@ -473,5 +480,6 @@ class ServiceConfig:
     min_workers: int = 2
     worker_max_tasks: int = 200
     worker_max_memory_mb: int = 1024
+    reuse_runspaces: bool = False
     lease_seconds: float = 30.0
     poll_seconds: float = 1.0

@@ -56,6 +56,7 @@ class NetTypes:
             OutputConverter,
             PowerShellRun,
             ProcessContext,
+            RunspaceBaseline,
             ScriptImage,
             StreamSink,
             TaskArguments,
@@ -73,6 +74,7 @@ class NetTypes:
         self.PowerShellRun: Any = PowerShellRun
         self.ScriptImage: Any = ScriptImage
         self.ProcessContext: Any = ProcessContext
+        self.RunspaceBaseline: Any = RunspaceBaseline
         self.ScriptCompiler: Any = None
         """Roslyn behind KrTasks' compiler (None in a worker process, which runs images but never compiles)."""
         if compiler:

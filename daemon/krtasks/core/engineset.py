@@ -85,7 +85,9 @@ class EngineSet:
         """Start a run of the task's prepared code."""
         assert task.prepared is not None, "a task runs only once, from its prepared code"
         d = task.data
-        request = LaunchRequest(task.id, d.max_memory_mb, d.working_directory, d.environment, d.clixml_depth)
+        request = LaunchRequest(
+            task.id, d.max_memory_mb, d.working_directory, d.environment, d.clixml_depth, d.reuse_runspace
+        )
         return await self._engines[d.language].launch(task.prepared, request)
 
     def release(self, task: TaskEntry) -> asyncio.Task[None] | None:

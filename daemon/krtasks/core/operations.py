@@ -117,6 +117,7 @@ class TaskOperations:
                 environment=valid.environment,
                 arguments_clixml=valid.arguments_clixml,
                 clixml_depth=valid.clixml_depth,
+                reuse_runspace=valid.reuse_runspace,
             ),
             prepared=prepared,
         )

@@ -38,6 +38,7 @@ class ValidSpec:
     environment: dict[str, str]
     arguments_clixml: str | None
     clixml_depth: int | None
+    reuse_runspace: bool
 
 
 def new_id() -> str:
@@ -171,6 +172,9 @@ def validate(spec: TaskSpec, registry: Registry, config: ServiceConfig) -> Valid
             field_name,
             "applies to CSharp and VBNet code only (PowerShell: use Import-Module, Add-Type or 'using' in the script)",
         )
+    if spec.reuse_runspace and language != Language.POWERSHELL:
+        raise TaskUnprocessableError("ReuseRunspace", "applies to PowerShell tasks only (C#/VB run no runspace)")
+    reuse = config.reuse_runspaces if spec.reuse_runspace is None else spec.reuse_runspace
     parent = None
     if spec.parent_id:
         parent = registry.find(spec.parent_id)
@@ -193,4 +197,5 @@ def validate(spec: TaskSpec, registry: Registry, config: ServiceConfig) -> Valid
         environment=dict(spec.environment),
         arguments_clixml=spec.arguments_clixml,
         clixml_depth=spec.clixml_depth,
+        reuse_runspace=reuse and language == Language.POWERSHELL,
     )

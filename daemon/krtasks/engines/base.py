@@ -80,6 +80,8 @@ class LaunchRequest:
     environment: Mapping[str, str] = field(default_factory=dict)
     clixml_depth: int | None = None
     """Also keep the output as CliXml, serialised this deep (None: JSON only)."""
+    reuse_runspace: bool = False
+    """PowerShell: the run may take a runspace an earlier such run used, reset and verified."""
 
 
 @dataclass(frozen=True, slots=True)

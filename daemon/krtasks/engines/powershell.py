@@ -1,15 +1,20 @@
-"""PowerShell engine (synchronous): each task runs on a fresh runspace taken from a warm pool.
+"""PowerShell engine (synchronous): each task runs on a fresh runspace taken from a warm pool, or, with
+``ReuseRunspace``, on a runspace an earlier such task used once it is reset and verified.
 
-Fresh, because a reused runspace keeps functions and aliases even after ``ResetRunspaceState``
-(measured: variables are cleared, functions and aliases are not). Opening one costs ~8 ms, so the pool
-keeps ``size`` runspaces open ahead of demand and refills on a background thread.
-Script parse errors are reported at creation, like C#/VB compile errors.
+Fresh by default, because ``ResetRunspaceState`` alone leaves a task's functions, aliases, drives and
+modules behind (measured: variables are cleared, those are not). Opening one costs ~8 ms, so the pool keeps
+``size`` runspaces open ahead of demand and refills on a background thread. A reused runspace goes through
+``KrTasks.Runtime.RunspaceBaseline.TryReset`` (on a background thread, after its task) and is kept only when
+its state then equals a fresh runspace's; see docs/isolation.md. Script parse errors are reported at
+creation, like C#/VB compile errors.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..models import Language
@@ -26,33 +31,54 @@ from .captured import (
     new_progress,
 )
 
+log = logging.getLogger("krtasks.engines")
+
 TAKE_TIMEOUT_S = 2.0
 """How long :meth:`RunspacePool.take` waits for the refill thread before opening a runspace itself."""
 
 
 class RunspacePool:
-    """Pre-opened runspaces, each used by one task and then disposed.
+    """Pre-opened runspaces, each used by one task and then disposed; and runspaces that runs with reuse
+    gave back, reset and verified.
 
     ``take()`` returns an open runspace at once when one is ready (else waits for the refill thread,
-    which keeps ``size`` runspaces ready). Thread-safe.
+    which keeps ``size`` runspaces ready); ``take(reuse=True)`` prefers a reset one. ``give_back()`` hands a
+    used runspace to the reset thread, which keeps it (at most ``size``) when its reset verifies, else
+    disposes it. Thread-safe.
     """
 
     def __init__(self, net: NetTypes, size: int) -> None:
+        self._net = net
         self._factory = net.RunspaceFactory
         # CreateDefault loads the core modules from their assemblies; no module auto-load needed at start.
         self._iss = net.InitialSessionState.CreateDefault()
         self._ready: queue.Queue[Any] = queue.Queue()
+        # Last in, first out: the runspace reset last is the warmest (its caches), and the one a test expects.
+        self._reset: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._to_reset: queue.Queue[Any] = queue.Queue()
+        self._baseline: Any = None
+        self._baseline_lock = threading.Lock()
         self._size = max(1, size)
         self._wanted = threading.Semaphore(0)
         self._closed = False
+        self.reused = 0
+        """Runs that got a reset runspace (for tests and metrics)."""
+        self.discarded = 0
+        """Given-back runspaces whose reset did not verify, disposed (for tests and metrics)."""
         for _ in range(self._size):
             self._wanted.release()
         self._thread = threading.Thread(target=self._refill, name="krtasks-runspaces", daemon=True)
         self._thread.start()
+        self._reset_thread = threading.Thread(target=self._resetter, name="krtasks-runspace-reset", daemon=True)
+        self._reset_thread.start()
 
     def _open(self) -> Any:
         rs = self._factory.CreateRunspace(self._iss)
         rs.Open()
+        if self._baseline is None:
+            with self._baseline_lock:
+                if self._baseline is None:  # the first runspace, unused: what a reset must return to
+                    self._baseline = self._net.RunspaceBaseline.Take(rs)
         return rs
 
     def _refill(self) -> None:
@@ -65,8 +91,33 @@ class RunspacePool:
             except Exception:  # an open failure must not kill the refill thread; take() opens inline
                 continue
 
-    def take(self) -> Any:
-        """Return an open runspace for one task: a ready one, else the next one the refill thread opens."""
+    def _resetter(self) -> None:
+        while True:
+            rs = self._to_reset.get()
+            if rs is None:
+                return
+            try:
+                difference = self._baseline.TryReset(rs)
+            except Exception as exc:  # pythonnet: a .NET failure in the reset itself
+                difference = str(exc)
+            if difference is None and not self._closed and self._reset.qsize() < self._size:
+                self._reset.put(rs)
+                continue
+            if difference is not None:
+                self.discarded += 1
+                log.debug("runspace not reused: %s", difference)
+            rs.Dispose()
+
+    def take(self, reuse: bool = False) -> Any:
+        """Return an open runspace for one task: with ``reuse``, a reset one when there is one; else a ready
+        fresh one, else the next one the refill thread opens."""
+        if reuse:
+            try:
+                rs = self._reset.get_nowait()
+                self.reused += 1
+                return rs
+            except queue.Empty:
+                pass
         self._wanted.release()
         try:
             # Wait for the refill thread rather than open here: concurrent opens slow each other down
@@ -78,15 +129,28 @@ class RunspacePool:
             self._wanted.acquire(blocking=False)
             return self._open()
 
+    def give_back(self, runspace: Any) -> None:
+        """A run with reuse ended: reset ``runspace`` in the background and keep it if the reset verifies."""
+        if self._closed or self._baseline is None:
+            runspace.Dispose()
+        else:
+            self._to_reset.put(runspace)
+
     def close(self) -> None:
-        """Dispose the ready runspaces and stop refilling."""
+        """Dispose the ready and reset runspaces and stop both threads."""
         self._closed = True
         self._wanted.release()
-        while True:
-            try:
-                self._ready.get_nowait().Dispose()
-            except queue.Empty:
-                return
+        self._to_reset.put(None)
+        for ready in (self._ready, self._reset):
+            while True:
+                try:
+                    ready.get_nowait().Dispose()
+                except queue.Empty:
+                    break
+
+
+def _dispose(runspace: Any) -> None:
+    runspace.Dispose()
 
 
 def parse(net: NetTypes, code: str) -> None:
@@ -110,14 +174,21 @@ class PowerShellRunner:
         self._limits = limits
 
     def launch(
-        self, code: str, arguments: Any, task_id: str, directory: str | None = None, clixml_depth: int | None = None
+        self,
+        code: str,
+        arguments: Any,
+        task_id: str,
+        directory: str | None = None,
+        clixml_depth: int | None = None,
+        reuse: bool = False,
     ) -> PowerShellExecution:
         """Start ``code`` with ``arguments`` (a .NET dictionary), ``$TaskId`` and a new ``$TaskProgress``, in
-        ``directory`` (``$PWD``) when given; ``clixml_depth``: also keep the output as CliXml."""
+        ``directory`` (``$PWD``) when given; ``clixml_depth``: also keep the output as CliXml; ``reuse``: on a
+        reset runspace when one is ready, and give it back for the next such run."""
         net = self._net
         sink = net.StreamSink(self._limits.stream_records)
         progress = new_progress(net)
-        runspace = self._pool.take()
+        runspace = self._pool.take(reuse)
         try:
             run = net.PowerShellRun(runspace, code, arguments, task_id, progress, sink, self._limits.max_items)
             if directory is not None:
@@ -126,7 +197,13 @@ class PowerShellRunner:
         except BaseException:
             runspace.Dispose()
             raise
-        return PowerShellExecution(run, runspace, sink, progress, self._limits, clixml_depth)
+        release = self._pool.give_back if reuse else _dispose
+        return PowerShellExecution(run, runspace, sink, progress, self._limits, clixml_depth, release)
+
+    @property
+    def pool(self) -> RunspacePool:
+        """The runspace pool (for tests and metrics)."""
+        return self._pool
 
     def close(self) -> None:
         """Release the runspace pool."""
@@ -152,7 +229,13 @@ class PowerShellEngine:
         """Start the script on a fresh runspace with its arguments and a new ``$TaskProgress``."""
         script = prepared.handle
         assert isinstance(script, PowerShellScript)
-        return self._runner.launch(script.code, script.arguments, request.task_id, clixml_depth=request.clixml_depth)
+        return self._runner.launch(
+            script.code,
+            script.arguments,
+            request.task_id,
+            clixml_depth=request.clixml_depth,
+            reuse=request.reuse_runspace,
+        )
 
     def release(self, prepared: Prepared) -> None:
         """Nothing to release: a parsed script holds no .NET resources beyond its arguments."""
@@ -179,12 +262,20 @@ class PowerShellExecution(CapturedExecution):
     """One running PowerShell pipeline (see :class:`krtasks.engines.captured.SyncExecution`)."""
 
     def __init__(
-        self, run: Any, runspace: Any, sink: Any, progress: Any, limits: OutputLimits, clixml_depth: int | None = None
+        self,
+        run: Any,
+        runspace: Any,
+        sink: Any,
+        progress: Any,
+        limits: OutputLimits,
+        clixml_depth: int | None = None,
+        release: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__(sink, progress, limits)
         self._run = run
         self._runspace = runspace
         self._clixml_depth = clixml_depth
+        self._release = release or _dispose
 
     def step(self, wait_ms: int) -> StepReport:
         """Wait up to ``wait_ms`` ms for the pipeline, then report records and progress."""
@@ -195,7 +286,7 @@ class PowerShellExecution(CapturedExecution):
         self._run.Stop()
 
     def finish(self) -> Outcome:
-        """End the invocation; convert output; dispose the runspace."""
+        """End the invocation; convert output; dispose the runspace (or give it back for reuse)."""
         limits = self._limits
         try:
             info = self._run.Finish()
@@ -213,4 +304,4 @@ class PowerShellExecution(CapturedExecution):
             return Outcome(output, error, prompt, notes, drain(self._sink), clixml)
         finally:
             self._run.Dispose()
-            self._runspace.Dispose()
+            self._release(self._runspace)

@@ -155,11 +155,12 @@ class PostgresTaskStore:
         sql = f"INSERT INTO krtasks_tasks ({columns}) VALUES ({values}) ON CONFLICT (key) DO UPDATE SET {update}"
 
         async def job(conn: Conn) -> None:
-            async with conn.transaction(), conn.cursor() as cur:
+            async with conn.transaction():
                 if params:
-                    await cur.executemany(sql, params)
-                    await cur.execute("SELECT setval('krtasks_task_seq', greatest(max(seq), 1)) FROM krtasks_tasks")
-            await self._insert_records(conn, batch)
+                    async with conn.cursor() as cur:
+                        await cur.executemany(sql, params)
+                        await cur.execute("SELECT setval('krtasks_task_seq', greatest(max(seq), 1)) FROM krtasks_tasks")
+                await self._insert_records(conn, batch)
 
         return self._submit(job)
 

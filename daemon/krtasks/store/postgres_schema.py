@@ -139,6 +139,8 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TRIGGER krtasks_tasks_announce AFTER INSERT OR UPDATE OR DELETE ON krtasks_tasks
             FOR EACH ROW EXECUTE FUNCTION krtasks_announce()""",
     ],
+    # 1 → 2: runspace reuse (ReuseRunspace), as the SQLite store's schema 3.
+    ["ALTER TABLE krtasks_tasks ADD COLUMN reuse_runspace boolean NOT NULL DEFAULT false"],
 ]
 """Schema migrations: ``MIGRATIONS[v]`` takes a database from version ``v`` to ``v + 1``; each step runs in
 one transaction with the version bump. Append, never edit a released entry."""
@@ -195,12 +197,12 @@ def migrate(conn: Any, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
 COLUMNS = (
     "key, id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, parent_key, "
     "extra_imports, extra_refs, state, created_at, started_at, completed_at, progress, error, output, isolation, "
-    "max_memory_mb, working_directory, environment, arguments_clixml, clixml_depth, output_clixml, node, attempt, "
-    "version, cancel_requested, records_count"
+    "max_memory_mb, working_directory, environment, arguments_clixml, clixml_depth, output_clixml, reuse_runspace, "
+    "node, attempt, version, cancel_requested, records_count"
 )
 """The columns :func:`decode_row` reads, in order."""
 
-INSERT_COLUMNS = COLUMNS.split(", ")[:29]
+INSERT_COLUMNS = COLUMNS.split(", ")[:30]
 """The columns a task's data fills (``seq`` included; the store passes ``DEFAULT`` semantics through SQL)."""
 
 MUTABLE = (
@@ -252,6 +254,7 @@ def encode(t: TaskData) -> dict[str, Any]:
         "arguments_clixml": t.arguments_clixml,
         "clixml_depth": t.clixml_depth,
         "output_clixml": t.output_clixml,
+        "reuse_runspace": t.reuse_runspace,
         "node": t.node,
         "attempt": t.attempt,
     }
@@ -306,10 +309,11 @@ def decode_row(r: Sequence[Any]) -> Row:
         arguments_clixml=r[24],
         clixml_depth=r[25],
         output_clixml=r[26],
-        node=r[27],
-        attempt=r[28],
+        reuse_runspace=r[27],
+        node=r[28],
+        attempt=r[29],
     )
-    return Row(data, r[29], r[30], r[31])
+    return Row(data, r[30], r[31], r[32])
 
 
 def encode_mutable(t: TaskData) -> dict[str, Any]:

@@ -63,6 +63,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE tasks ADD COLUMN clixml_depth INTEGER",
         "ALTER TABLE tasks ADD COLUMN output_clixml TEXT",
     ],
+    # 2 → 3: runspace reuse (ReuseRunspace).
+    ["ALTER TABLE tasks ADD COLUMN reuse_runspace INTEGER NOT NULL DEFAULT 0"],
 ]
 """Schema migrations: ``MIGRATIONS[v]`` holds the statements that take a store from version ``v`` to
 ``v + 1``; each runs in one transaction with the version bump. Append, never edit a released entry."""
@@ -111,16 +113,17 @@ def encode_row(t: TaskData) -> tuple[Any, ...]:
         t.arguments_clixml,
         t.clixml_depth,
         t.output_clixml,
+        int(t.reuse_runspace),
     )
 
 
 COLUMNS = (
     "id, seq, name, description, language, code, arguments, timeout_seconds, parent_id, extra_imports, "
     "extra_refs, state, created_at, started_at, completed_at, progress, error, output, isolation, max_memory_mb, "
-    "working_directory, environment, arguments_clixml, clixml_depth, output_clixml"
+    "working_directory, environment, arguments_clixml, clixml_depth, output_clixml, reuse_runspace"
 )
 # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the cascade would take its records.
-PUT_TASK = f"INSERT INTO tasks ({COLUMNS}) VALUES ({', '.join('?' * 25)}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+PUT_TASK = f"INSERT INTO tasks ({COLUMNS}) VALUES ({', '.join('?' * 26)}) ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in COLUMNS.split(", ")[1:]
 )
 # Records of a task deleted meanwhile are dropped here rather than failing the whole batch on the FK.
@@ -208,4 +211,5 @@ def decode_row(r: Sequence[Any]) -> TaskData:
         arguments_clixml=r[22],
         clixml_depth=r[23],
         output_clixml=r[24],
+        reuse_runspace=bool(r[25]),
     )

@@ -109,6 +109,11 @@ class CreateTaskBody(_Body):
         "application/clixml+xml (a CliXml request keeps it at depth 4 unless it says otherwise).",
     )
 
+    reuse_runspace: bool | None = Field(
+        default=None,
+        description="PowerShell: run on a runspace an earlier such task used, after a verified reset (faster; "
+        "none: the daemon's --reuse-runspaces, off by default).",
+    )
     wait: float | None = Field(
         default=None,
         ge=0,
@@ -152,6 +157,7 @@ class CreateTaskBody(_Body):
             environment=dict(self.environment or {}),
             arguments_clixml=arguments_clixml,
             clixml_depth=self.serialization_depth or (DEFAULT_DEPTH if arguments_clixml is not None else None),
+            reuse_runspace=self.reuse_runspace,
         )
 
 

@@ -312,6 +312,7 @@ class ProcessEngine:
                 "arguments": program.arguments_json,
                 "arguments_clixml": program.arguments_clixml,
                 "clixml_depth": request.clixml_depth,
+                "reuse_runspace": request.reuse_runspace,
                 "directory": request.working_directory,
                 "environment": dict(request.environment),
             }

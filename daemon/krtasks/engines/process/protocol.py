@@ -9,6 +9,7 @@ Daemon → worker (the worker trusts these; they come from its parent):
 - ``start``: run one task — ``task`` (id), ``language``, ``code`` (PowerShell) or ``script`` (a compiled
   C#/VB image: ``id``, ``pe`` and ``pdb`` base64, ``is_script``, ``file``), ``arguments`` (JSON text) or
   ``arguments_clixml`` (CliXml text), ``clixml_depth`` (also send the output as CliXml; or null),
+  ``reuse_runspace`` (PowerShell: a reset runspace of an earlier such task may run it),
   ``directory`` (or null), ``environment`` (name → value);
 - ``stop``: ask the running task to stop (cooperatively); ``shutdown``: exit when idle.
 

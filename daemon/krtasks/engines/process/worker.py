@@ -152,7 +152,10 @@ class WorkerHost:
         net.ProcessContext.Apply(list(environment), list(environment.values()), directory)
         script = message.get("script")
         if script is None:
-            return self._powershell.launch(message["code"], arguments, message["task"], directory or self._home, depth)
+            reuse = message.get("reuse_runspace") is True
+            return self._powershell.launch(
+                message["code"], arguments, message["task"], directory or self._home, depth, reuse=reuse
+            )
         compiled = self._scripts.hold(script["id"])
         if compiled is None:
             image = net.ScriptImage(
