@@ -271,6 +271,21 @@ class StreamEventJson(StreamRecordJson):
     Id: str
 
 
+class NodeJson(TypedDict):
+    """``GET /api/v1/nodes``: one daemon serving the task set (a node of a shared store, or the daemon alone)."""
+
+    Id: Annotated[str, Field(description="The node's id (a task's Node); 'local' for a daemon over its own store.")]
+    Host: Annotated[str, Field(description="The host name the node runs on.")]
+    Pid: Annotated[int, Field(description="The daemon's process id on that host.")]
+    Version: Annotated[str, Field(description="The node's KrTasks version.")]
+    StartedAt: UtcTime
+    HeartbeatAt: Annotated[
+        UtcTime, Field(description="The node's last heartbeat (the shared database's clock; now for a daemon alone).")
+    ]
+    Slots: Annotated[int, Field(ge=0, description="Its --max-runspaces: how many tasks it runs at once.")]
+    Running: Annotated[int, Field(ge=0, description="Tasks it runs now (as of its last heartbeat).")]
+
+
 # ---------------------------------------------------------------------------------------- record types
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from ..metrics import Metrics, MetricsObserver
-from ..models import ServiceConfig
+from ..models import NodeJson, ServiceConfig
 from ..records import iso, utc_now
 from ..store import TaskStore
 from .engineset import EngineSet
@@ -22,19 +22,6 @@ from .supervisor import RunSupervisor
 
 if TYPE_CHECKING:
     from .cluster.node import ClusterNode
-
-
-class NodeJson(TypedDict):
-    """``GET /api/v1/nodes``: one daemon serving the task set (times ISO 8601 UTC)."""
-
-    Id: str
-    Host: str
-    Pid: int
-    Version: str
-    StartedAt: str
-    HeartbeatAt: str
-    Slots: int
-    Running: int
 
 
 Parts = tuple[NullJournal, EventHub, RunSupervisor, TaskOperations, "ClusterNode | None"]

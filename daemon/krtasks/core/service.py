@@ -24,6 +24,7 @@ from ..errors import TaskConflictError, TaskValidationError
 from ..metrics import Metrics
 from ..models import (
     Language,
+    NodeJson,
     ServiceConfig,
     StreamPageJson,
     TaskData,
@@ -34,7 +35,7 @@ from ..models import (
 from ..records import utc_now
 from ..store import TaskStore
 from . import retention
-from .assembly import NodeJson, assemble, local_node
+from .assembly import assemble, local_node
 from .commands import Commands
 from .engineset import EngineSet
 from .entry import TaskEntry

@@ -343,6 +343,14 @@ def _build() -> dict[str, Any]:
                 },
             ),
         },
+        "/api/v1/nodes": {
+            "get": _operation(
+                "listNodes",
+                "The daemons serving this task set: the nodes registered in a shared PostgreSQL store (a node "
+                "leaves when it stops, or after 10 leases without a heartbeat), or this daemon alone.",
+                {"200": _ok("Nodes, by id", {"type": "array", "items": ref("Node")}), **_problems(401)},
+            )
+        },
         "/metrics": {
             "get": _operation(
                 "getMetrics",

@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from ..models import (
+    NodeJson,
     ProgressEventJson,
     StreamEventJson,
     StreamPageJson,
@@ -39,6 +40,7 @@ _TYPED: dict[str, Any] = {
     "StreamRecords": StreamPageJson,
     "ProgressEvent": ProgressEventJson,
     "StreamEvent": StreamEventJson,
+    "Node": NodeJson,
 }
 """Schemas generated from the typed model, under these names."""
 

@@ -32,10 +32,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ... import __version__
-from ...models import TaskErrorInfo, TaskState
+from ...models import NodeJson, TaskErrorInfo, TaskState
 from ...store.postgres import NodeInfo, PostgresTaskStore
 from ...store.postgres_schema import Row, key_of
-from ..assembly import NodeJson
 from ..registry import Registry
 from ..restore import interrupt, prepare_again, restart_message
 from ..retention import select_expired
