@@ -230,6 +230,29 @@ def cli() -> None:
     help="Keep at most this many finished tasks, removing the oldest first (0: unlimited).",
 )
 @click.option(
+    "--store",
+    "store",
+    default="sqlite",
+    show_default=True,
+    envvar="KRTASKS_STORE",
+    help="Where tasks are kept: sqlite (tasks.db in the state dir) or a postgresql:// URI shared by several "
+    "daemons (nodes); keep its password in ~/.pgpass or PGPASSFILE, not on the command line [env: KRTASKS_STORE].",
+)
+@click.option(
+    "--lease",
+    default="30s",
+    show_default=True,
+    callback=_duration,
+    help="Shared store: how long a node's claim on a run lasts without renewal (renewed every third of it); "
+    "a node silent this long has its runs ended as Interrupted.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the bearer token from this file (created 0600 if missing) instead of the state dir's; nodes "
+    "of a shared store share one token.",
+)
+@click.option(
     "--reset-store",
     is_flag=True,
     help="Move the task store (tasks.db in the state dir) aside, renamed with a UTC timestamp, and "
@@ -255,13 +278,23 @@ def serve(
     max_body_bytes: int,
     retention: float,
     max_finished: int,
+    store: str,
+    lease: float,
+    token_file: Path | None,
     reset_store: bool,
     log_level: str,
     log_format: str,
 ) -> int:
     """Run the daemon in the foreground (HTTPS API v1; Ctrl-C or SIGTERM stops it)."""
     from .server import ServeSettings, is_loopback
+    from .store.pglink import is_postgres_dsn
 
+    if store != "sqlite" and not is_postgres_dsn(store):
+        raise click.BadParameter("give sqlite or a postgresql:// URI", param_hint="'--store'")
+    if reset_store and store != "sqlite":
+        raise click.UsageError("--reset-store moves an SQLite store aside; it does not apply to --store postgresql://")
+    if lease < 1:
+        raise click.BadParameter("must be at least 1 second", param_hint="'--lease'")
     if (cert_file is None) != (key_file is None):
         raise click.UsageError("--cert-file and --key-file go together")
     if auth == "none" and not is_loopback(host):
@@ -276,6 +309,8 @@ def serve(
         tutorial_routes=tutorial_routes,
         max_body_bytes=max_body_bytes,
         reset_store=reset_store,
+        store=None if store == "sqlite" else store,
+        token_file=token_file,
         service=_service_config(
             max_runspaces,
             isolation,
@@ -286,6 +321,7 @@ def serve(
             stop_grace_seconds=stop_grace,
             retention_seconds=retention,
             max_finished=max_finished,
+            lease_seconds=lease,
         ),
     )
     return _run_daemon(settings, log_level, log_format)

@@ -229,6 +229,7 @@ class TaskRecordJson(TypedDict):
     TimeoutSeconds: Annotated[float | None, Field(description="Run time limit (seconds).")]
     Error: TaskErrorJson | None
     Isolation: Annotated[Isolation, Field(description="Where the task runs: a worker process or a daemon thread.")]
+    Node: NotRequired[Annotated[str, Field(description="Shared store: the node that claimed the task's run.")]]
 
 
 class TaskRunJson(TaskRecordJson):
@@ -375,6 +376,21 @@ class LoginCodeJson(TypedDict):
     ExpiresInSeconds: Annotated[float, Field(description="The code works once, within this many seconds.")]
 
 
+class NodeJson(TypedDict):
+    """``GET /api/v1/nodes``: one daemon serving the task set (a node of a shared store, or the daemon alone)."""
+
+    Id: Annotated[str, Field(description="The node's id (a task's Node); 'local' for a daemon over its own store.")]
+    Host: Annotated[str, Field(description="The host name the node runs on.")]
+    Pid: Annotated[int, Field(description="The daemon's process id on that host.")]
+    Version: Annotated[str, Field(description="The node's KrTasks version.")]
+    StartedAt: UtcTime
+    HeartbeatAt: Annotated[
+        UtcTime, Field(description="The node's last heartbeat (the shared database's clock; now for a daemon alone).")
+    ]
+    Slots: Annotated[int, Field(ge=0, description="Its --max-runspaces: how many tasks it runs at once.")]
+    Running: Annotated[int, Field(ge=0, description="Tasks it runs now (as of its last heartbeat).")]
+
+
 # ---------------------------------------------------------------------------------------- record types
 
 
@@ -472,7 +488,9 @@ class TaskData:
     ``max_memory_mb`` (MiB), ``working_directory`` and ``environment`` its context in a worker process;
     ``arguments_clixml``, ``clixml_depth`` and ``output_clixml`` its CliXml form (see :class:`TaskSpec`);
     ``reuse_runspace``: a PowerShell task that may run on a reset runspace of an earlier such task.
-    Only :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
+    With a shared (PostgreSQL) store, ``node`` is the id of the node that claimed the task's run and
+    ``attempt`` counts its claims (None and 0 until claimed; the SQLite store keeps neither). Only
+    :func:`krtasks.core.states.transition` changes ``state``, ``started_at`` and ``completed_at`` of a
     live task.
     """
 
@@ -502,6 +520,8 @@ class TaskData:
     clixml_depth: int | None = None
     output_clixml: str | None = None
     reuse_runspace: bool = False
+    node: str | None = None
+    attempt: int = 0
 
 
 # ---------------------------------------------------------------------------------------- requests, settings
@@ -561,6 +581,9 @@ class ServiceConfig:
     - ``worker_max_memory_mb``: a worker whose resident memory after a run passes this is replaced (0: never).
     - ``reuse_runspaces``: PowerShell tasks run on runspaces reused after a verified reset unless they ask
       otherwise (``ReuseRunspace``); off: a fresh runspace per task (the default). See docs/isolation.md.
+    - ``lease_seconds``: with a shared store, how long a claimed run stays this node's without renewal (the
+      node renews every third of it); ``poll_seconds``: how often a node polls the store's change feed and
+      queue (the fallback of notifications).
     """
 
     max_runspaces: int = 8
@@ -578,3 +601,5 @@ class ServiceConfig:
     worker_max_tasks: int = 200
     worker_max_memory_mb: int = 1024
     reuse_runspaces: bool = False
+    lease_seconds: float = 30.0
+    poll_seconds: float = 1.0

@@ -18,6 +18,7 @@ import ssl
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -28,11 +29,15 @@ from .statedir import (
     DaemonInfo,
     InstanceLock,
     ensure_state_dir,
+    load_or_create_node_id,
     load_or_create_token,
     remove_daemon_info,
     write_daemon_info,
 )
-from .store import TaskStore, open_store
+from .store import SqliteTaskStore, TaskStore, open_store
+
+if TYPE_CHECKING:
+    from .store.postgres import PostgresTaskStore
 from .tls import WILDCARD_HOSTS, CertificatePaths, ensure_certificate, server_context
 from .web.app import DEFAULT_MAX_BODY_BYTES, create_app
 from .web.protocol_log import ProtocolLog
@@ -46,6 +51,8 @@ class ServeSettings:
 
     ``cert_file``/``key_file``: the user's own PEM files (both or neither; None: generated in the state dir).
     ``reset_store``: move the state dir's ``tasks.db`` aside (timestamped) and start with an empty store.
+    ``store``: a ``postgresql://`` DSN shared with other daemons (None: the state dir's SQLite file).
+    ``token_file``: where the token is (None: the state dir's ``token``).
     ``service``: the task service's settings (slots, isolation and workers, grace period in seconds,
     retention).
     """
@@ -59,6 +66,8 @@ class ServeSettings:
     tutorial_routes: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     reset_store: bool = False
+    store: str | None = None
+    token_file: Path | None = None
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
 
@@ -108,8 +117,8 @@ def run(settings: ServeSettings, state_dir: Path) -> int:
         else:
             certs = ensure_certificate(state_dir, settings.host)
         ssl_context = server_context(certs)
-        token = load_or_create_token(state_dir) if settings.auth == "token" else None
-        store = open_store(state_dir, reset=settings.reset_store)  # refused before .NET loads, if it is
+        token = load_or_create_token(state_dir, settings.token_file) if settings.auth == "token" else None
+        store = _open_store(settings, state_dir)  # refused before .NET loads, if it is
         try:
             return asyncio.run(_serve(settings, state_dir, lock, certs, ssl_context, token, store))
         finally:
@@ -117,6 +126,14 @@ def run(settings: ServeSettings, state_dir: Path) -> int:
     finally:
         remove_daemon_info(state_dir)
         lock.release()
+
+
+def _open_store(settings: ServeSettings, state_dir: Path) -> SqliteTaskStore | PostgresTaskStore:
+    if settings.store is None:
+        return open_store(state_dir, reset=settings.reset_store)
+    from .store.postgres import open_postgres_store
+
+    return open_postgres_store(settings.store, load_or_create_node_id(state_dir))
 
 
 async def _serve(

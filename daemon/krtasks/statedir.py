@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ TOKEN_BYTES = 32
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
 TOKEN_FILE = "token"
+NODE_ID_FILE = "node-id"
 LOCK_FILE = "daemon.lock"
 DAEMON_FILE = "daemon.json"
 
@@ -93,15 +95,36 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def load_or_create_token(state_dir: Path) -> str:
-    """Return the token stored in ``state_dir/token``, creating it (0600) on first use.
+def load_or_create_node_id(state_dir: Path) -> str:
+    """This daemon's node id in a shared store, kept in ``state_dir/node-id`` (created on first use as
+    ``<host name>-<6 hex digits>``), so a restart with the same state dir is the same node.
+
+    Raises:
+        StateDirError: the file exists but is empty or unreadable.
+    """
+    path = state_dir / NODE_ID_FILE
+    if not path.exists():
+        host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40] or "node"
+        write_private(path, f"{host}-{secrets.token_hex(3)}\n".encode("ascii"))
+    try:
+        node = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateDirError(f"cannot read the node id file {path}: {exc}") from exc
+    if not node:
+        raise StateDirError(f"the node id file {path} is empty; delete it to get a new node id")
+    return node
+
+
+def load_or_create_token(state_dir: Path, path: Path | None = None) -> str:
+    """Return the token stored in ``path`` (default ``state_dir/token``), creating it (0600) on first use.
+    Nodes sharing a store share one token file (``--token-file``).
 
     The token is ``secrets.token_urlsafe(32)``: 256 bits of entropy, RFC 6750 ``b64token`` characters.
 
     Raises:
         StateDirError: the file exists but is empty or unreadable.
     """
-    path = state_dir / TOKEN_FILE
+    path = path or state_dir / TOKEN_FILE
     if not path.exists():
         write_private(path, (secrets.token_urlsafe(TOKEN_BYTES) + "\n").encode("ascii"))
     try:

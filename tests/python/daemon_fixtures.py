@@ -136,7 +136,8 @@ def start_daemon(
         match = READY.match(lines[0]) if lines else None
         if match:
             no_auth = command == "demo" or ("--auth" in args and args[args.index("--auth") + 1] == "none")
-            token = None if no_auth else (state_dir / "token").read_text().strip()
+            token_file = Path(args[args.index("--token-file") + 1]) if "--token-file" in args else state_dir / "token"
+            token = None if no_auth else token_file.read_text().strip()
             return Daemon(proc, match.group(1), Path(match.group(2)), stdout_path, stderr_path, token)
         if proc.poll() is not None:
             raise RuntimeError(f"krtasks {command} exited with {proc.returncode}:\n{stderr_path.read_text()}")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 
@@ -26,6 +27,10 @@ from krtasks.core.service import TaskService
 from krtasks.models import Language, Progress, ServiceConfig, TaskData, TaskSpec, TaskState
 from krtasks.runtime import RuntimeInfo
 from krtasks.store import SCHEMA_VERSION, STORE_FILE, SqliteTaskStore, open_store
+from krtasks.store.postgres import PostgresTaskStore, open_postgres_store
+from pg_fixtures import PgServer
+
+pytest_plugins = ["pg_fixtures"]
 
 FINISHED = ("Completed", "Failed", "Stopped")
 
@@ -86,6 +91,45 @@ def restart(d: Daemon, work: Path, *args: str) -> Daemon:
     return start_daemon(work, *args, state_dir=d.state_dir)
 
 
+@dataclass
+class Backend:
+    """The store a daemon test runs on: the state dir's SQLite file, or a fresh PostgreSQL database."""
+
+    name: str
+    dsn: str | None = None
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return () if self.dsn is None else ("--store", self.dsn)
+
+    def records(self, d: Daemon, task_id: str) -> int:
+        """Stream records of a task committed now (another connection, as a restart would read them)."""
+        if self.dsn is None:
+            return stored_records(d.state_dir / STORE_FILE, task_id)
+        with psycopg.connect(self.dsn) as conn:
+            row = conn.execute("SELECT count(*) FROM krtasks_records WHERE key = %s", (task_id.lower(),)).fetchone()
+            return int(row[0]) if row else 0
+
+    def set_code(self, d: Daemon, task_id: str, code: str) -> None:
+        """Change a stored task's code behind the daemon's back."""
+        if self.dsn is None:
+            db = sqlite3.connect(d.state_dir / STORE_FILE)
+            db.execute("UPDATE tasks SET code = ? WHERE id = ?", (code, task_id))
+            db.commit()
+            db.close()
+        else:
+            with psycopg.connect(self.dsn, autocommit=True) as conn:
+                conn.execute("UPDATE krtasks_tasks SET code = %s WHERE key = %s", (code, task_id.lower()))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "sqlite":
+        return Backend("sqlite")
+    server: PgServer = request.getfixturevalue("pg_server")
+    return Backend("postgresql", server.new_database())
+
+
 def stored_records(path: Path, task_id: str) -> int:
     """How many stream records of a task are committed (read by another connection, as a restart would)."""
     db = sqlite3.connect(path)
@@ -112,8 +156,8 @@ def daemons() -> Iterator[list[Daemon]]:
 # ---------------------------------------------------------------------------------------- kill -9
 
 
-def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
-    d = start_daemon(tmp_path, "--max-runspaces", "3", "--stop-grace", "120")
+def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon], backend: Backend) -> None:
+    d = start_daemon(tmp_path, "--max-runspaces", "3", "--stop-grace", "120", *backend.args)
     daemons.append(d)
     s = d.session()
     # Finished: output, stream records and an error in one task; plus a C# task with output only.
@@ -160,7 +204,7 @@ def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
     queued = create(s, d, Id="queued", Code="'never ran'", AutoStart=True)
     assert get(s, d, "/tasks/queued")["State"] == "Queued"
     deadline = time.monotonic() + 30  # a running task's records are written in batches (every 0.5 s)
-    while stored_records(d.state_dir / STORE_FILE, "running") < 1:
+    while backend.records(d, "running") < 1:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     finished_before = {t: snapshot(s, d, t) for t in (failed["Id"], done_cs["Id"])}
@@ -170,12 +214,9 @@ def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
     assert "boom" in finished_before["Finished-Failed"]["result"]["Error"]["Message"]
 
     kill_9(d)
-    db = sqlite3.connect(d.state_dir / STORE_FILE)
-    db.execute("UPDATE tasks SET code = 'return undefinedThing;' WHERE id = 'breaks'")
-    db.commit()
-    db.close()
+    backend.set_code(d, "breaks", "return undefinedThing;")
 
-    d2 = restart(d, tmp_path)
+    d2 = restart(d, tmp_path, *backend.args)
     daemons.append(d2)
     s2 = d2.session()
     # Finished tasks come back exactly: record, result and streams.
@@ -196,13 +237,14 @@ def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
     assert "no longer compiles" in broken["Error"]["Message"] and "CS0103" in broken["Error"]["Message"]
     assert "undefinedThing" in broken["Error"]["Message"] and broken["Error"]["Line"] == 1
     assert broken["CompletedAt"] is not None
-    # Cut-off runs are Failed/Interrupted, never left running; what they had written is kept.
-    for task_id, was in (
-        ("running", "Running"),
-        ("stopping", "Stopping"),
-        (queued["Id"], "Queued"),
-        (filler["Id"], "Running"),
-    ):
+    # Cut-off runs are Failed/Interrupted, never left running; what they had written is kept. A shared
+    # store's queue is the cluster's: its Queued task waits for a node, and runs once one is back.
+    cut_off = [("running", "Running"), ("stopping", "Stopping"), (filler["Id"], "Running")]
+    if backend.dsn is None:
+        cut_off.append((queued["Id"], "Queued"))
+    else:
+        assert wait_until_finished(s2, d2.url, queued["Id"])["State"] == "Completed"
+    for task_id, was in cut_off:
         record = get(s2, d2, f"/tasks/{task_id}")
         assert record["State"] == "Failed", record
         assert record["Error"]["Type"] == "Interrupted"
@@ -213,7 +255,7 @@ def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
     # Those decisions are durable too: a second kill changes nothing.
     after_first = {t["Id"]: snapshot(s2, d2, t["Id"]) for t in get(s2, d2, "/tasks")}
     kill_9(d2)
-    d3 = restart(d2, tmp_path)
+    d3 = restart(d2, tmp_path, *backend.args)
     daemons.append(d3)
     s3 = d3.session()
     assert {t["Id"]: snapshot(s3, d3, t["Id"]) for t in get(s3, d3, "/tasks")} == after_first
@@ -222,8 +264,8 @@ def test_kill_9_then_restart(tmp_path: Path, daemons: list[Daemon]) -> None:
 # ---------------------------------------------------------------------------------------- clean stop
 
 
-def test_clean_stop_and_start_keeps_everything(tmp_path: Path, daemons: list[Daemon]) -> None:
-    d = start_daemon(tmp_path, "--stop-grace", "5")
+def test_clean_stop_and_start_keeps_everything(tmp_path: Path, daemons: list[Daemon], backend: Backend) -> None:
+    d = start_daemon(tmp_path, "--stop-grace", "5", *backend.args)
     daemons.append(d)
     s = d.session()
     parent = create(s, d, Id="parent", Code="'p'", AutoStart=True)
@@ -245,7 +287,7 @@ def test_clean_stop_and_start_keeps_everything(tmp_path: Path, daemons: list[Dae
     long = create(s, d, Id="long", Code="Start-Sleep -Seconds 60", AutoStart=True)
     wait_state(s, d, long["Id"], "Running")
     assert d.signal(signal.SIGTERM) == 0  # a clean stop cancels running tasks: they end Stopped
-    d2 = restart(d, tmp_path)
+    d2 = restart(d, tmp_path, *backend.args)
     daemons.append(d2)
     s2 = d2.session()
     ids = [t["Id"] for t in get(s2, d2, "/tasks")]
@@ -257,7 +299,7 @@ def test_clean_stop_and_start_keeps_everything(tmp_path: Path, daemons: list[Dae
     before = {i: snapshot(s2, d2, i) for i in ids}
     assert before["child"]["streams"][0]["Message"] == "i" and before[vb["Id"]]["result"]["Output"] == "vb"
     assert d2.signal(signal.SIGTERM) == 0
-    d3 = restart(d2, tmp_path)
+    d3 = restart(d2, tmp_path, *backend.args)
     daemons.append(d3)
     s3 = d3.session()
     assert {i: snapshot(s3, d3, i) for i in ids} == before
@@ -267,8 +309,10 @@ def test_clean_stop_and_start_keeps_everything(tmp_path: Path, daemons: list[Dae
 # ---------------------------------------------------------------------------------------- load
 
 
-def test_concurrent_api_load_while_streams_are_written_loses_no_record(tmp_path: Path, daemons: list[Daemon]) -> None:
-    d = start_daemon(tmp_path, "--max-runspaces", "4")
+def test_concurrent_api_load_while_streams_are_written_loses_no_record(
+    tmp_path: Path, daemons: list[Daemon], backend: Backend
+) -> None:
+    d = start_daemon(tmp_path, "--max-runspaces", "4", *backend.args)
     daemons.append(d)
     s = d.session()
     per_task = 3000
@@ -317,7 +361,7 @@ def test_concurrent_api_load_while_streams_are_written_loses_no_record(tmp_path:
     for w in writers:
         assert [r["Message"] for r in snapshot(s, d, w["Id"])["streams"]] == expected
     kill_9(d)  # everything above was acknowledged: all of it must be back
-    d2 = restart(d, tmp_path)
+    d2 = restart(d, tmp_path, *backend.args)
     daemons.append(d2)
     s2 = d2.session()
     for w in writers:
@@ -355,10 +399,14 @@ def _finished(i: int, now: datetime) -> TaskData:
     )
 
 
-def test_10000_finished_tasks_load_at_start(tmp_path: Path, daemons: list[Daemon], record_property: Any) -> None:
+def test_10000_finished_tasks_load_at_start(
+    tmp_path: Path, daemons: list[Daemon], record_property: Any, backend: Backend
+) -> None:
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    store = open_store(state)
+    store: SqliteTaskStore | PostgresTaskStore = (
+        open_store(state) if backend.dsn is None else open_postgres_store(backend.dsn)
+    )
     now = datetime.now(UTC)
 
     async def fill() -> None:
@@ -371,12 +419,15 @@ def test_10000_finished_tasks_load_at_start(tmp_path: Path, daemons: list[Daemon
                 for k in range(3)
             ]
         )
+        if isinstance(store, PostgresTaskStore):
+            await store.close()
 
     asyncio.run(fill())
-    assert store.count() == (10_000, 30_000)
-    store.close_sync()
+    if isinstance(store, SqliteTaskStore):
+        assert store.count() == (10_000, 30_000)
+        store.close_sync()
     began = time.monotonic()
-    d = start_daemon(tmp_path, "--log-level", "info", state_dir=state)
+    d = start_daemon(tmp_path, "--log-level", "info", *backend.args, state_dir=state)
     ready = time.monotonic() - began
     daemons.append(d)
     match = re.search(r"restored 10000 tasks from the store in (\d+\.\d+) s", d.stderr())
@@ -384,7 +435,7 @@ def test_10000_finished_tasks_load_at_start(tmp_path: Path, daemons: list[Daemon
     load = float(match.group(1))
     record_property("load_seconds", load)
     record_property("ready_seconds", ready)
-    print(f"\n10 000 finished tasks: restored in {load:.2f} s; daemon ready after {ready:.2f} s")
+    print(f"\n10 000 finished tasks ({backend.name}): restored in {load:.2f} s; daemon ready after {ready:.2f} s")
     assert load < 5.0
     s = d.session()
     r = s.get(f"{api_url(d)}/tasks", params={"Limit": 1}, timeout=60)
@@ -426,6 +477,21 @@ def test_newer_or_corrupt_store_is_refused_until_reset(tmp_path: Path, daemons: 
     moved = [p for p in d2.state_dir.iterdir() if p.name.startswith(f"{STORE_FILE}.reset-")]
     assert len(moved) == 1 and moved[0].read_bytes() == garbage
     assert "moved to" in d2.stderr()
+
+
+def test_newer_shared_schema_is_refused(tmp_path: Path, pg_dsn: str) -> None:
+    from krtasks.store import postgres_schema
+
+    open_postgres_store(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE krtasks_schema SET version = %s", (postgres_schema.SCHEMA_VERSION + 1,))
+    with pytest.raises(RuntimeError) as info:
+        start_daemon(tmp_path, "--store", pg_dsn)
+    message = str(info.value)
+    assert "exited with 1" in message and f"schema version {postgres_schema.SCHEMA_VERSION + 1} is newer" in message
+    assert "Traceback" not in message and "dbname=" in message
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT version FROM krtasks_schema").fetchone() == (postgres_schema.SCHEMA_VERSION + 1,)
 
 
 def test_duration_options_are_checked(tmp_path: Path) -> None:

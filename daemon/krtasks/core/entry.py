@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..engines.base import Execution, Prepared
 from ..errors import TaskConflictError, TaskValidationError
@@ -29,6 +30,8 @@ class Run:
     execution: Execution | None = None
     stop_reason: StopReason | None = None
     stop_deadline: float | None = None
+    lost: bool = False
+    """With a shared store: the node no longer holds the run (its lease expired); it writes nothing more."""
 
 
 @dataclass(eq=False, slots=True)
@@ -38,7 +41,8 @@ class TaskEntry:
     ``data`` is the durable part. ``children`` are child ids in creation order; ``records`` the stream
     records in index order; ``prepared`` the engine's handle until the task can no longer run; ``run``
     the current run; ``done`` is set once a finished state is durable and announced; ``saved`` is the
-    task's last store write (done once durable), kept by the journal.
+    task's last store write (done once durable), kept by the journal; ``version`` the shared store's
+    change count of the row this entry last took in (0 without one).
     """
 
     data: TaskData
@@ -47,7 +51,8 @@ class TaskEntry:
     prepared: Prepared | None = None
     run: Run | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    saved: asyncio.Future[None] | None = None
+    saved: asyncio.Future[Any] | None = None
+    version: int = 0
 
     @property
     def id(self) -> str:
@@ -65,7 +70,7 @@ class TaskEntry:
         duration = None
         if d.started_at is not None and d.completed_at is not None:
             duration = timespan(d.completed_at - d.started_at)
-        return {
+        record: TaskRecordJson = {
             "Id": d.id,
             "Name": d.name,
             "Description": d.description,
@@ -83,6 +88,9 @@ class TaskEntry:
             "Error": None if d.error is None else d.error.to_json(),
             "Isolation": d.isolation,
         }
+        if d.node is not None:
+            record["Node"] = d.node
+        return record
 
     def result(self) -> TaskResultJson:
         """``{Id, CreatedAt, State, Output, Error}`` (CreatedAt tells tasks apart that reuse an id).

@@ -25,7 +25,7 @@ from enum import StrEnum
 from operator import itemgetter
 from typing import Any
 
-from ..errors import TaskUnprocessableError, TaskValidationError
+from ..errors import TaskUnprocessableError
 from ..models import Language, TaskRecordJson, TaskState
 from .entry import TaskEntry
 from .registry import key

@@ -18,6 +18,35 @@ from .supervisor import RunSupervisor
 from .validation import validate
 
 
+def check_startable(data: TaskData) -> None:
+    """Raises :class:`TaskConflictError` unless the task is NotStarted."""
+    if data.state != TaskState.NOT_STARTED:
+        raise TaskConflictError(f"Task '{data.id}' is {data.state.value}; only a NotStarted task can start.")
+
+
+def check_cancellable(data: TaskData) -> None:
+    """Raises :class:`TaskConflictError` when the task has finished."""
+    if data.state.finished:
+        raise TaskConflictError(f"Task '{data.id}' is already {data.state.value}; there is nothing to cancel.")
+
+
+def still_running(task_id: str) -> TaskConflictError:
+    """The refusal to remove a task whose subtree still runs."""
+    return TaskConflictError(
+        f"Task '{task_id}' or one of its children is still running; cancel it first or pass Force=true."
+    )
+
+
+def check_rename(name: str | None, description: str | None) -> None:
+    """Raises :class:`TaskValidationError` for neither value given, or a blank one."""
+    if name is None and description is None:
+        raise TaskValidationError("Name", "give Name, Description or both")
+    if name is not None and not name.strip():
+        raise TaskValidationError("Name", "must not be blank")
+    if description is not None and not description.strip():
+        raise TaskValidationError("Description", "must not be blank")
+
+
 class TaskOperations:
     """What each command does; every change goes through the lifecycle, and each answer waits until the
     change is durable."""
@@ -43,6 +72,20 @@ class TaskOperations:
     async def create(self, spec: TaskSpec) -> TaskEntry:
         """Validate, prepare (parse/compile) and register the task; start it with AutoStart (see
         :meth:`krtasks.core.service.TaskService.create`). Created and started, its row is one write."""
+        task = await self._build(spec)
+        self._registry.add(task)
+        self._life.created(task)
+        if spec.auto_start:
+            self._supervisor.start(task)
+        await self._journal.durable(task)
+        return task
+
+    async def _build(self, spec: TaskSpec) -> TaskEntry:
+        """The new task, validated and prepared, not registered yet.
+
+        Raises:
+            TaskValidationError, TaskUnprocessableError, TaskConflictError, CompileError: as ``create``.
+        """
         valid = validate(spec, self._registry, self._config)
         with self._registry.reserve(valid.id):
             prepared = await self._engines.prepare(
@@ -54,7 +97,7 @@ class TaskOperations:
                 valid.arguments_clixml,
             )
         parent = self._registry.find(valid.parent.id) if valid.parent is not None else None
-        task = TaskEntry(
+        return TaskEntry(
             TaskData(
                 id=valid.id,
                 seq=self._registry.next_seq(),
@@ -78,18 +121,11 @@ class TaskOperations:
             ),
             prepared=prepared,
         )
-        self._registry.add(task)
-        self._life.created(task)
-        if spec.auto_start:
-            self._supervisor.start(task)
-        await self._journal.durable(task)
-        return task
 
     async def start(self, task_id: str) -> TaskRecordJson:
         """Start a NotStarted task (refused otherwise)."""
         task = self._registry.get(task_id)
-        if task.state != TaskState.NOT_STARTED:
-            raise TaskConflictError(f"Task '{task.id}' is {task.state.value}; only a NotStarted task can start.")
+        check_startable(task.data)
         self._supervisor.start(task)
         await self._journal.durable(task)
         return task.record()
@@ -97,8 +133,7 @@ class TaskOperations:
     async def cancel(self, task_id: str) -> TaskRecordJson:
         """Cancel a task that has not finished (refused otherwise)."""
         task = self._registry.get(task_id)
-        if task.state.finished:
-            raise TaskConflictError(f"Task '{task.id}' is already {task.state.value}; there is nothing to cancel.")
+        check_cancellable(task.data)
         self._supervisor.cancel(task)
         await self._journal.durable(task)
         return task.record()
@@ -110,9 +145,7 @@ class TaskOperations:
         active = [t for t in subtree if t.state.active]
         if active:
             if not force:
-                raise TaskConflictError(
-                    f"Task '{task.id}' or one of its children is still running; cancel it first or pass Force=true."
-                )
+                raise still_running(task.id)
             for t in active:
                 self._supervisor.cancel(t)
             await asyncio.gather(*(t.done.wait() for t in active))
@@ -129,12 +162,7 @@ class TaskOperations:
     async def rename(self, task_id: str, name: str | None, description: str | None) -> TaskRecordJson:
         """Set the name and/or the description (blank values refused)."""
         task = self._registry.get(task_id)
-        if name is None and description is None:
-            raise TaskValidationError("Name", "give Name, Description or both")
-        if name is not None and not name.strip():
-            raise TaskValidationError("Name", "must not be blank")
-        if description is not None and not description.strip():
-            raise TaskValidationError("Description", "must not be blank")
+        check_rename(name, description)
         self._life.rename(task, None if name is None else name.strip(), description)
         await self._journal.durable(task)
         return task.record()

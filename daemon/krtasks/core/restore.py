@@ -41,7 +41,8 @@ def _compile_failure(exc: CompileError) -> TaskErrorInfo:
     )
 
 
-async def _prepare_again(task: TaskEntry, engines: EngineSet) -> TaskErrorInfo | None:
+async def prepare_again(task: TaskEntry, engines: EngineSet) -> TaskErrorInfo | None:
+    """Prepare a restored NotStarted task again (``task.prepared``); why it cannot run, or None."""
     try:
         task.prepared = await engines.prepare_again(task.data)
     except CompileError as exc:
@@ -51,6 +52,19 @@ async def _prepare_again(task: TaskEntry, engines: EngineSet) -> TaskErrorInfo |
             type(exc).__name__, f"After the daemon restarted, the task could not be prepared again: {exc}"
         )
     return None
+
+
+def interrupt(data: TaskData, now: datetime, why: str) -> None:
+    """End a run that was cut off: Failed with Error.Type ``Interrupted`` (message ``why``), progress
+    ended as "Interrupted", CompletedAt ``now``. The one rule for a lost run, after a restart or when a
+    node of a shared store stopped renewing its lease."""
+    error = TaskErrorInfo("Interrupted", why)
+    transition(data, TaskState.FAILED, now, progress=data.progress.ended("Interrupted"), error=error)
+
+
+def restart_message(state: TaskState) -> str:
+    """Why a run is interrupted when its daemon restarts."""
+    return f"The daemon restarted while the task was {state.value}; its run was lost."
 
 
 async def restore(store: TaskStore, registry: Registry, engines: EngineSet, clock: Callable[[], datetime]) -> None:
@@ -65,17 +79,13 @@ async def restore(store: TaskStore, registry: Registry, engines: EngineSet, cloc
         task = TaskEntry(stored.data, records=stored.records)
         registry.add(task)
         data = task.data
-        error = None
-        status = "Failed"
         if data.state == TaskState.NOT_STARTED:
-            error = await _prepare_again(task, engines)
+            error = await prepare_again(task, engines)
+            if error is not None:
+                transition(data, TaskState.FAILED, clock(), progress=data.progress.ended("Failed"), error=error)
+                changed.append(copy.copy(data))
         elif data.state.active:
-            error = TaskErrorInfo(
-                "Interrupted", f"The daemon restarted while the task was {data.state.value}; its run was lost."
-            )
-            status = "Interrupted"
-        if error is not None:
-            transition(data, TaskState.FAILED, clock(), progress=data.progress.ended(status), error=error)
+            interrupt(data, clock(), restart_message(data.state))
             changed.append(copy.copy(data))
         if data.state.finished:
             task.done.set()

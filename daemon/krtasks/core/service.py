@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 
 from ..engines.base import Engine
-from ..metrics import Metrics, MetricsObserver
+from ..metrics import Metrics
 from ..models import (
     Language,
+    NodeJson,
     OverviewJson,
     ServiceConfig,
     StreamPageJson,
@@ -33,19 +34,13 @@ from ..models import (
 from ..records import utc_now
 from ..store import TaskStore
 from . import listing, retention
-from .commands import Commands
+from .assembly import assemble
 from .engineset import EngineSet
 from .history import RunHistory
-from .hub import Event, EventHub, FeedSubscription
-from .journal import open_journal
-from .lifecycle import Lifecycle
+from .hub import Event, FeedSubscription
 from .listing import TaskPage, TaskQuery
-from .observers import Observers
-from .operations import TaskOperations
 from .overview import Overview
 from .registry import Registry
-from .restore import restore
-from .supervisor import RunSupervisor
 
 log = logging.getLogger("krtasks.core")
 
@@ -78,23 +73,17 @@ class TaskService:
         self.config = config or ServiceConfig()
         self._clock = clock
         self._given_engines = engines
-        self._store = store
         self._registry = Registry()
-        self._journal = open_journal(store)
-        self._hub = EventHub(self._journal)
         self._history = RunHistory()
-        self.metrics = Metrics(self._registry.count_by_state, lambda: len(self._supervisor.slots))
-        observers = [self._journal, MetricsObserver(self.metrics), self._history, self._hub]
-        self._life = Lifecycle(Observers(observers), clock)
+        self.metrics = Metrics(self._registry.count_by_state, lambda: self.queue_length)
         self.engines = EngineSet(lambda language: self.metrics.compilations.labels(language.value).inc())
-        self._supervisor = RunSupervisor(self.engines, self._life, self.config, monotonic)
-        self._ops = TaskOperations(
-            self.config, self._registry, self.engines, self._life, self._supervisor, self._journal, clock
+        parts = assemble(
+            self.config, self._registry, self.engines, self.metrics, [self._history], clock, monotonic, store
         )
+        self._journal, self._hub, self._supervisor, self._ops, self._node, self._commands = parts
         self._overview = Overview(
             self.config, self._registry, self._supervisor.slots, self.engines, self._hub, self._history, store
         )
-        self._commands = Commands()
         self._sweeper = retention.Sweeper(self.sweep)
 
     # ------------------------------------------------------------------ life cycle
@@ -114,9 +103,8 @@ class TaskService:
 
             self._given_engines = await open_engines(self.config, self.metrics.registry)
         self.engines.install(self._given_engines)
-        if self._store is not None:
-            # Before the warm-up, so the load does not compete with its JIT threads for the CPU.
-            await restore(self._store, self._registry, self.engines, self._clock)
+        # Before the warm-up, so the load does not compete with its JIT threads for the CPU.
+        await self._node.open()
         self._history.seed(self._registry)
         self._overview.opened(self._clock())
         self.engines.warm_up()
@@ -136,11 +124,9 @@ class TaskService:
         pending and close the engines."""
         await self._sweeper.stop()
         await self._commands.drain()
-        await self._supervisor.stop_all(
-            self._registry, self.config.stop_grace_seconds if grace_seconds is None else grace_seconds
-        )
-        self._hub.close()
+        await self.shutdown(grace_seconds)
         await self._journal.close()
+        await self._node.close()
         await self.engines.close()
 
     # ------------------------------------------------------------------ queries
@@ -174,8 +160,17 @@ class TaskService:
 
     @property
     def queue_length(self) -> int:
-        """Tasks waiting in Queued for a free slot."""
-        return len(self._supervisor.slots)
+        """Tasks waiting in Queued for a free slot (with a shared store: in the whole cluster)."""
+        return self._node.queue_length
+
+    async def known(self, task_id: str) -> None:
+        """With a shared store, take in a task this node has not seen yet (created elsewhere a moment ago),
+        so the synchronous queries find it; without one, nothing to do."""
+        await self._node.known(task_id)
+
+    async def nodes(self) -> builtins.list[NodeJson]:
+        """The daemons serving this task set: the cluster's nodes, or this daemon alone."""
+        return await self._node.nodes()
 
     @property
     def running_count(self) -> int:
@@ -189,12 +184,8 @@ class TaskService:
 
     def result(self, task_id: str) -> TaskResultJson:
         """``{Id, CreatedAt, State, Output, Error}`` of a finished task (Output: PowerShell → list of output
-        objects; C#/VB → the returned value). CreatedAt tells a client which task of that id answered.
-
-        Raises:
-            TaskNotFoundError: unknown id.
-            TaskConflictError: the task has not finished.
-        """
+        objects; C#/VB → the returned value). CreatedAt tells a client which task of that id answered. Raises
+        :class:`TaskNotFoundError` (unknown id) and :class:`TaskConflictError` (not finished)."""
         return self._registry.get(task_id).result()
 
     def data(self, task_id: str) -> TaskData:
@@ -204,21 +195,15 @@ class TaskService:
 
     def streams(self, task_id: str, since: int = 0) -> StreamPageJson:
         """Stream records from index ``since`` on, at most :data:`STREAM_PAGE` per call (ask again from
-        ``Next``). CreatedAt as in :meth:`result`.
-
-        Raises:
-            TaskNotFoundError: unknown id.
-            TaskValidationError: ``since`` is negative.
-        """
+        ``Next``). CreatedAt as in :meth:`result`. Raises :class:`TaskNotFoundError` (unknown id) and
+        :class:`TaskValidationError` (negative ``since``)."""
         return self._registry.get(task_id).stream_page(since, STREAM_PAGE)
 
     async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecordJson:
         """The record as soon as the task has finished (durably), or the current record after ``timeout``
-        seconds (None: no limit) or when the daemon shuts down. The task keeps running either way.
-
-        Raises:
-            TaskNotFoundError: unknown id.
-        """
+        seconds (None: no limit) or when the daemon shuts down. The task keeps running either way. Raises
+        :class:`TaskNotFoundError`."""
+        await self.known(task_id)
         task = self._registry.get(task_id)
         await self._hub.wait(task, timeout)
         return task.record()
@@ -309,7 +294,4 @@ class TaskService:
 
     async def sweep(self) -> int:
         """Apply retention now (see :func:`krtasks.core.retention.sweep`); returns how many subtrees went."""
-        cfg = self.config
-        return await retention.sweep(
-            self._registry, self._clock(), cfg.retention_seconds, cfg.max_finished, self.remove
-        )
+        return await self._node.sweep(self._clock())

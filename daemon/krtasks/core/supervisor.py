@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
-from ..engines.base import Execution, Outcome
+from ..engines.base import Execution, Outcome, StepReport
 from ..models import ServiceConfig, StopReason, TaskErrorInfo, TaskState
 from .engineset import EngineSet
 from .entry import Run, TaskEntry
@@ -27,6 +28,10 @@ log = logging.getLogger("krtasks.core")
 STEP_SECONDS = 0.2
 """How long one ``step`` waits for the end before reporting progress (seconds); bounds the resolution of
 timeouts and grace periods."""
+
+
+CANCELLED_BEFORE_START = "Cancelled before start"
+"""The status of a task cancelled while NotStarted or Queued."""
 
 
 class RunSupervisor:
@@ -58,7 +63,7 @@ class RunSupervisor:
         """Stop a task that has not finished: NotStarted/Queued end at once, Running goes to Stopping."""
         if task.state in (TaskState.NOT_STARTED, TaskState.QUEUED):
             self.slots.withdraw(task)
-            self._end(task, TaskState.STOPPED, "Cancelled before start")
+            self._end(task, TaskState.STOPPED, CANCELLED_BEFORE_START)
         elif task.state == TaskState.RUNNING:
             self._request_stop(task, StopReason.CANCEL)
 
@@ -77,9 +82,17 @@ class RunSupervisor:
     def _launch(self, task: TaskEntry) -> None:
         task.run = Run()  # holds a slot from now until _end
         self._life.move(task, TaskState.RUNNING)
-        driver = asyncio.get_running_loop().create_task(self._drive(task, task.run), name=f"krtasks-{task.id}")
+        self._spawn(task, self._drive(task, task.run))
+
+    def _spawn(self, task: TaskEntry, drive: Coroutine[Any, Any, None]) -> None:
+        """Run ``drive`` (a task's driver) as an asyncio task the supervisor keeps."""
+        driver = asyncio.get_running_loop().create_task(drive, name=f"krtasks-{task.id}")
         self._drivers.add(driver)
         driver.add_done_callback(self._drivers.discard)
+
+    def _observe(self, task: TaskEntry, run: Run, report: StepReport) -> None:
+        """Take in a step's records and progress."""
+        self._life.observe(task, report)
 
     def _request_stop(self, task: TaskEntry, reason: StopReason) -> None:
         run = task.run
@@ -111,7 +124,7 @@ class RunSupervisor:
         try:
             while True:
                 report = await execution.step(STEP_SECONDS)
-                self._life.observe(task, report)
+                self._observe(task, run, report)
                 if report.ended:
                     break
                 now = self._monotonic()

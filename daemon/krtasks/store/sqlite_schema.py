@@ -7,10 +7,9 @@ as ISO 8601 UTC text (``2026-11-29T10:00:00.123456Z``, which sorts chronological
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 from ..models import Language, Progress, TaskData, TaskErrorInfo, TaskState
 from ..records import iso, utc_now
 from .base import StoreError
+from .codec import dumps as _dumps
+from .codec import loads as _loads
 
 MIGRATIONS: list[list[str]] = [
     # 0 → 1: the first schema.
@@ -70,21 +71,6 @@ MIGRATIONS: list[list[str]] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema version this KrTasks writes (``PRAGMA user_version``)."""
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-_EMPTY: dict[str, Callable[[], Any]] = {"[]": list, "{}": dict, "null": lambda: None}
-
-
-def _loads(text: str | None) -> Any:
-    # Loading 10 000 tasks parses 50 000 small documents; the common empty ones need no parser.
-    if text is None:
-        return None
-    make = _EMPTY.get(text)
-    return make() if make is not None else json.loads(text)
 
 
 def _time(text: str | None) -> datetime | None:

@@ -47,6 +47,7 @@ async def task_events(request: web.Request) -> web.StreamResponse:
     """Stream the task's events until its final state (404 problem first if the id is unknown)."""
     service = request.app[SERVICE]
     task_id = request.match_info["id"]
+    await service.known(task_id)
     record = service.get(task_id)  # TaskNotFoundError → 404 before anything is streamed
     if request.headers.get("Last-Event-ID") is not None and TaskState(record["State"]) in FINISHED:
         return web.Response(status=204, headers={REQUEST_ID_HEADER: request_id_var.get()})

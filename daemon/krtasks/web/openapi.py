@@ -423,6 +423,14 @@ def _build() -> dict[str, Any]:
                 {"201": _ok("The code", ref("LoginCode")), **_problems(401, 403)},
             )
         },
+        "/api/v1/nodes": {
+            "get": _operation(
+                "listNodes",
+                "The daemons serving this task set: the nodes registered in a shared PostgreSQL store (a node "
+                "leaves when it stops, or after 10 leases without a heartbeat), or this daemon alone.",
+                {"200": _ok("Nodes, by id", {"type": "array", "items": ref("Node")}), **_problems(401)},
+            )
+        },
         "/metrics": {
             "get": _operation(
                 "getMetrics",

@@ -24,6 +24,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from ..models import (
     LoginCodeJson,
+    NodeJson,
     OverviewJson,
     ProgressEventJson,
     RemovedEventJson,
@@ -49,6 +50,7 @@ _TYPED: dict[str, Any] = {
     "TaskDefinition": TaskDefinitionJson,
     "Overview": OverviewJson,
     "LoginCode": LoginCodeJson,
+    "Node": NodeJson,
 }
 """Schemas generated from the typed model, under these names."""
 

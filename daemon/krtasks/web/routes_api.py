@@ -45,6 +45,13 @@ async def health(request: web.Request) -> web.Response:
     return json_response({"Status": "Healthy", "Version": __version__, "Isolation": isolation})
 
 
+@routes.get(API + "/nodes")
+async def list_nodes(request: web.Request) -> web.Response:
+    """The daemons serving this task set: the nodes of a shared store (id, host, started, last heartbeat,
+    slots, running), or this daemon alone."""
+    return json_response(await request.app[SERVICE].nodes())
+
+
 @routes.get(API + "/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 description of these routes."""
@@ -137,6 +144,7 @@ async def overview(request: web.Request) -> web.Response:
 @routes.get(API + "/tasks/{id}")
 async def get_task(request: web.Request) -> web.Response:
     """One record; 404 if unknown."""
+    await request.app[SERVICE].known(request.match_info["id"])
     return json_response(request.app[SERVICE].get(request.match_info["id"]))
 
 
@@ -177,6 +185,7 @@ async def task_result(request: web.Request) -> web.Response:
     application/clixml+xml``, the same as CliXml (PowerShell's serialisation: typed output)."""
     service = request.app[SERVICE]
     task_id = request.match_info["id"]
+    await service.known(task_id)
     result = service.result(task_id)
     if not wants_clixml(request.headers.get("Accept", "")):
         return json_response(result)
@@ -187,6 +196,7 @@ async def task_result(request: web.Request) -> web.Response:
 async def task_streams(request: web.Request) -> web.Response:
     """``{Records: [{Index, Stream, Message, Time}], Next}``: stream records with Index ≥ ``Since``."""
     since = Query(request).get_int("Since") or 0
+    await request.app[SERVICE].known(request.match_info["id"])
     return json_response(request.app[SERVICE].streams(request.match_info["id"], since=since))
 
 

@@ -126,6 +126,7 @@ async def state(request: web.Request) -> web.Response:
     if task_id is None:
         return _missing_id()
     try:
+        await request.app[SERVICE].known(task_id)
         return json_response(kestrun_record(request.app[SERVICE].get(task_id)))
     except TaskNotFoundError:
         return json_response({"error": NOT_FOUND}, status=404)

@@ -15,6 +15,7 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry, Counter
 
+from krtasks.web import routes_api
 from krtasks.web.openapi import openapi_document
 from krtasks.web.protocol_log import ProtocolLog
 from unit.http import AUTH, create, problem
@@ -100,6 +101,22 @@ def test_events_have_one_schema_per_kind() -> None:
 def _validator(schema_name: str) -> jsonschema_rs.Validator:
     schema = {**DOC["components"]["schemas"][schema_name], "components": DOC["components"]}
     return jsonschema_rs.validator_for(schema)
+
+
+def test_the_document_describes_exactly_the_registered_routes() -> None:
+    documented = {(method.upper(), path) for path, method, _ in OPERATIONS}
+    assert documented == {(r.method, r.path) for r in routes_api.routes}  # type: ignore[attr-defined]
+
+
+async def test_nodes_answer_as_documented(client: TestClient[Any, Any]) -> None:
+    r = await client.get("/api/v1/nodes", headers=AUTH)
+    assert r.status == 200
+    body = await r.json()
+    schema = DOC["paths"]["/api/v1/nodes"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert jsonschema_rs.validator_for({**schema, "components": DOC["components"]}).is_valid(body), body
+    [alone] = body
+    assert alone["Id"] == "local" and alone["Slots"] >= 1 and alone["Running"] == 0
+    await problem(await client.get("/api/v1/nodes"), 401)
 
 
 CREATE_BODIES: list[tuple[dict[str, Any], bool]] = [
