@@ -262,6 +262,36 @@ def run_baselines(pwsh: list[str], s: Settings) -> dict[str, Any]:
     return data
 
 
+def run_invoke_throughput(pwsh: list[str], daemon: Daemon, s: Settings) -> list[float]:
+    """Run bench/invoke_throughput.ps1 in a child pwsh against ``daemon``: ``1..tasks | Invoke-KrTask { 1 }
+    -ThrottleLimit <concurrency>``, ``throughput_runs`` times; the throughputs (tasks/s)."""
+    here = Path(__file__).resolve().parent
+    cmd = [
+        *pwsh,
+        "-NoProfile",
+        "-NonInteractive",
+        "-File",
+        str(here / "invoke_throughput.ps1"),
+        "-ModulePath",
+        str(here.parent / "module" / "KrTasks.psd1"),
+        "-Uri",
+        daemon.base,
+        "-StateDir",
+        str(daemon.state_dir),
+        "-Tasks",
+        str(s.tasks),
+        "-ThrottleLimit",
+        str(s.concurrency),
+        "-Repeats",
+        str(s.throughput_runs),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"invoke_throughput.ps1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    runs: list[float] = json.loads(proc.stdout.strip().splitlines()[-1])["invoke_krtask_throughput"]
+    return runs
+
+
 # ---------------------------------------------------------------- KrTasks through the REST API
 
 
@@ -461,9 +491,11 @@ async def distinct_rss(client: Client, daemon: Daemon, n: int, concurrency: int)
     }
 
 
-async def bench_krtasks(s: Settings, profile: Path | None, isolation: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Everything measured on one fresh daemon in ``isolation``, then the extra cold starts. Returns
-    (results, samples)."""
+async def bench_krtasks(
+    s: Settings, profile: Path | None, isolation: str, pwsh: list[str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything measured on one fresh daemon in ``isolation``, then the extra cold starts; Invoke-KrTask's
+    throughput through ``pwsh`` (None: not measured). Returns (results, samples)."""
     res: dict[str, Any] = {}
     smp: dict[str, Any] = {}
     failures: list[dict[str, str]] = []
@@ -561,6 +593,11 @@ async def bench_krtasks(s: Settings, profile: Path | None, isolation: str) -> tu
             res["ps_throughput_per_s_reuse"] = median([r["per_s"] for r in reuse_runs])
             res["rss_after_throughput_mb"] = round(rss_mb(daemon.pid), 1)
             res["tree_rss_after_throughput_mb"] = round(tree_rss_mb(daemon.pid), 1)
+        if pwsh is not None:
+            log(f"Invoke-KrTask: {s.throughput_runs} x {s.tasks} x {{ 1 }}, -ThrottleLimit {s.concurrency}")
+            invoke_runs = await asyncio.to_thread(run_invoke_throughput, pwsh, daemon, s)
+            smp["invoke_krtask_throughput"] = [round(x, 2) for x in invoke_runs]
+            res["invoke_krtask_throughput_per_s"] = median(invoke_runs)
         if isolation == "thread":
             # Last: in thread isolation the abandoned loop keeps a core busy for as long as the daemon lives.
             async with LeanClient(daemon) as client:
@@ -617,6 +654,13 @@ ROWS: list[tuple[str, str, str | None, str]] = [
     ("  vs ForEach-Object -Parallel", "ps_throughput_per_s", "foreach_parallel_throughput_per_s", "/s"),
     ("Throughput with ReuseRunspace", "ps_throughput_per_s_reuse", "foreach_parallel_throughput_per_s", "/s"),
     ("  vs ThreadJob", "ps_throughput_per_s_reuse", "threadjob_throughput_per_s", "/s"),
+    (
+        "Invoke-KrTask, 1 000 x `{ 1 }`, -ThrottleLimit 8",
+        "invoke_krtask_throughput_per_s",
+        "foreach_parallel_throughput_per_s",
+        "/s",
+    ),
+    ("  vs ThreadJob", "invoke_krtask_throughput_per_s", "threadjob_throughput_per_s", "/s"),
     ("C# first task after start", "cs_first_compile_ms", None, "ms"),
     ("C# cached round trip (p50)", "cs_cached_roundtrip_ms_p50", None, "ms"),
     ("  AutoStart: 3 calls", "cs_cached_autostart_ms_p50", None, "ms"),
@@ -768,7 +812,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for mode in MODES:
         log(f"--- {mode} isolation")
-        kr, kr_samples = asyncio.run(bench_krtasks(s, args.profile if mode == "process" else None, mode))
+        profile = args.profile if mode == "process" else None
+        kr, kr_samples = asyncio.run(bench_krtasks(s, profile, mode, shlex.split(args.pwsh)))
         startjob = results.get("startjob_roundtrip_ms_p50")
         if startjob:
             kr["ps_roundtrip_vs_startjob"] = round(startjob / kr["ps_roundtrip_ms_p50"], 1)
