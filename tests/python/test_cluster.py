@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from daemon_fixtures import Daemon, sse_events, start_daemon, wait_until_finished
+from krtasks.store.postgres_schema import SCHEMA_VERSION
 from pg_fixtures import PgServer
 
 pytest_plugins = ["pg_fixtures"]
@@ -96,7 +97,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer) -> It
 def test_nodes_started_at_once_share_one_schema(cluster: tuple[list[Daemon], str]) -> None:
     nodes, dsn = cluster
     with psycopg.connect(dsn) as conn:
-        assert conn.execute("SELECT version FROM krtasks_schema").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM krtasks_schema").fetchall() == [(SCHEMA_VERSION,)]
         assert conn.execute("SELECT count(*) FROM krtasks_nodes").fetchone() == (3,)
     listed = nodes[0].session().get(f"{api(nodes[0])}/nodes", timeout=30).json()
     assert sorted(n["Id"] for n in listed) == sorted(d.state_dir.joinpath("node-id").read_text().strip() for d in nodes)
