@@ -414,6 +414,38 @@ def test_bulk_actions_and_the_confirmation_dialog_by_keyboard(
     until(lambda: all(api.get(f"{daemon.url}/api/v1/tasks/{t['Id']}", timeout=10).status_code == 404 for t in made))
 
 
+def test_a_late_start_answer_does_not_undo_the_final_state(page: Page, api: requests.Session, daemon: Daemon) -> None:
+    # Seen under load: the feed's Completed came before the start's own answer (Running), which then painted the
+    # row back to Running for good. Here the real answer is held until the task has finished on the server.
+    made = create(api, daemon, Code="1", Name="late-answer")
+    row, header = f"tr[data-id='{made['Id']}'] .badge", "#state"
+    held = {"id": made["Id"]}  # the task whose start answer is held
+
+    def hold_until_finished(route: Any) -> None:
+        answer = route.fetch()
+        wait_until_finished(api, daemon.url, held["id"], 60)
+        time.sleep(0.5)  # and the feed's event has reached the page
+        route.fulfill(response=answer)
+
+    page.route("**/start", hold_until_finished)
+    page.goto(daemon.url + "/ui/tasks?Name=late-answer")
+    expect(page.locator(row)).to_have_text("Not started")
+    page.check("#select-all")
+    page.locator("[data-bulk=start]").click()
+    expect(page.locator(".toast").last).to_contain_text("1 task", timeout=60_000)  # the late answer was read
+    expect(page.locator(row)).to_have_text("Completed")
+    # The task's own page, with its Start button: the same rule.
+    again = create(api, daemon, Code="1", Name="late-answer-2")
+    held["id"] = again["Id"]
+    page.goto(daemon.url + "/ui/task?id=" + urllib.parse.quote(again["Id"]))
+    expect(page.locator(header)).to_have_text("Not started")
+    page.locator("#start").click()
+    wait_until_finished(api, daemon.url, again["Id"], 60)
+    page.wait_for_timeout(1500)  # the held answer has been painted (or ignored) by now
+    expect(page.locator(header)).to_have_text("Completed")
+    page.unroute("**/start")
+
+
 def test_the_new_task_form_in_tab_order(page: Page, daemon: Daemon) -> None:
     page.goto(daemon.url + "/ui/new")
     page.focus("#language")

@@ -4,7 +4,9 @@ import { ApiError, api, describe, getJson, taskPath } from './api.js';
 import { byId, fill, h, setText, taskLink } from './dom.js';
 import { clockText, seconds, timeEl, timespanSeconds } from './format.js';
 import { followTask } from './live.js';
-import { FINISHED, allowed, codeView, confirmDialog, jsonView, setBadge, setProgress, stateBadge, toast } from './widgets.js';
+import {
+  FINISHED, allowed, codeView, confirmDialog, isOlder, jsonView, setBadge, setProgress, stateBadge, toast,
+} from './widgets.js';
 
 const id = new URLSearchParams(location.search).get('id') ?? '';
 const TABS = ['output', 'streams', 'error', 'arguments', 'code', 'children'];
@@ -202,7 +204,8 @@ async function loadChildren() {
 async function command(what) {
   try {
     const response = await api('POST', `${taskPath(id)}/${what}`);
-    showRecord(await response.json());
+    const next = await response.json();
+    if (!isOlder(next, record)) showRecord(next); // the event stream may have shown a later state already
   } catch (error) {
     toast(describe(error), 'error');
   }

@@ -5,7 +5,7 @@ import { byId, fill, h, setText, taskLink } from './dom.js';
 import { fromLocalInput, seconds, timeEl, timespanSeconds, toLocalInput } from './format.js';
 import { followFeed } from './live.js';
 import { DEFAULTS, FILTERS, firstPage, listPath, readState } from './first-page.js';
-import { allowed, confirmDialog, progressLine, setProgress, stateBadge, toast } from './widgets.js';
+import { allowed, confirmDialog, isOlder, progressLine, setProgress, stateBadge, toast } from './widgets.js';
 
 const TIMES = new Set(['CreatedAfter', 'CreatedBefore']);
 const BLANK = Object.fromEntries(FILTERS.map((name) => [name, '']));
@@ -184,7 +184,7 @@ async function act(what, ids) {
 
 function update(record) {
   const entry = rows.get(record.Id);
-  if (!entry || entry.gone) return;
+  if (!entry || entry.gone || isOlder(record, entry.record)) return;
   entry.record = record;
   paint(record.Id);
   updateSelection();

@@ -7,6 +7,17 @@ const LABELS = { NotStarted: 'Not started' };
 export const FINISHED = new Set(['Completed', 'Failed', 'Stopped']);
 export const ACTIVE = new Set(['Queued', 'Running', 'Stopping']);
 
+/**
+ * True when ``next`` is an older view of the task ``current`` shows: the same task (same CreatedAt) at an
+ * earlier step of NotStarted → Queued → Running → Stopping → finished. States only move forward, so a record
+ * that comes late (the answer to a start that the server-wide feed has overtaken) must not undo a newer one.
+ */
+export function isOlder(next, current) {
+  if (!current || current.Id !== next.Id || current.CreatedAt !== next.CreatedAt) return false;
+  const step = (state) => (FINISHED.has(state) ? 4 : ['NotStarted', 'Queued', 'Running', 'Stopping'].indexOf(state));
+  return step(next.State) < step(current.State);
+}
+
 /** What a task in this state allows: start, cancel, remove. */
 export function allowed(state) {
   return {
