@@ -13,6 +13,11 @@ ForEach-Object -InputObject $KrTasksInvoke.InputObject -Process { & ([scriptbloc
 # Seconds a one-call request waits for its task on the daemon; a longer task answers 202 and is polled.
 $script:InvokeWaitSeconds = 30
 
+# Levels of a pipeline object's properties that reach the task (Export-Clixml's default). Rich objects grow
+# fast with depth (Get-Item / as CliXml: 7 KB at 2 levels, 0.9 MB at 4, 36 MB at 5) and the daemon takes
+# at most 1 MiB per request.
+$script:InvokeInputDepth = 2
+
 function New-KrTasksInvokeBody {
     <#
     .SYNOPSIS
@@ -51,6 +56,13 @@ function New-KrTasksInvokeBody {
     $arguments = [hashtable]::new([System.StringComparer]::OrdinalIgnoreCase)
     if ($given) { foreach ($entry in $Parameters['Arguments'].GetEnumerator()) { $arguments[[string]$entry.Key] = $entry.Value } }
     if ($HasInput) {
+        $plain = $null -eq $InputObject -or $InputObject -is [string] -or $InputObject -is [ValueType] -or
+        $InputObject -is [System.Collections.IEnumerable]
+        if (-not $plain) {
+            # Flattened here to its own depth, so the request's levels around it (body, Arguments, wrapper) add none.
+            $flat = [System.Management.Automation.PSSerializer]::Serialize($InputObject, $script:InvokeInputDepth)
+            $InputObject = [System.Management.Automation.PSSerializer]::Deserialize($flat)
+        }
         if ($Source.Language -ne 'PowerShell') {
             $arguments['InputObject'] = $InputObject
         }

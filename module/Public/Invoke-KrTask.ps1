@@ -71,8 +71,10 @@ function Invoke-KrTask {
         Extra assemblies for C# or VB code: assembly names or paths to DLLs (paths are resolved here and
         sent in full).
     .PARAMETER SerializationDepth
-        How many levels of the output's (and the input object's) properties are kept (1 to 16, default 4,
-        as Receive-Job's 1 is often too shallow).
+        How many levels of the output's properties are kept (1 to 16, default 4, as Receive-Job's 1 is often
+        too shallow). A pipeline object other than a string, number or collection reaches the task with two
+        levels of its properties, as Export-Clixml keeps them (rich objects such as Get-Item's grow past the
+        daemon's 1 MiB request limit a few levels deeper).
     .PARAMETER Connection
         The daemon connection to use (from Add-KrTasks -PassThru). -Server, Kestrun's name, is an alias.
         Default: the default connection. It is not taken from the pipeline: pipeline input is task input.

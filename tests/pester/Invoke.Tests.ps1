@@ -225,6 +225,9 @@ Describe 'Invoke-KrTask' {
             'a', 'b' | Invoke-KrTask { "$_$PSItem" } | Should -Be @('aa', 'bb')
             [datetime]'2020-01-01' | Invoke-KrTask { $_.GetType().Name } | Should -Be 'DateTime'
             Get-Item / | Invoke-KrTask { $_.PSObject.TypeNames[0] } | Should -Be 'Deserialized.System.IO.DirectoryInfo'
+            # Rich objects come two levels deep: at the output's depth, Get-Item / was a 36 MB request (refused: 1 MiB).
+            Get-Item / | Invoke-KrTask { param($d) $d.FullName } | Should -Be '/'
+            Get-Process -Id $PID | Invoke-KrTask { $_.Id } | Should -Be $PID
         }
 
         It 'binds the object to the first parameter that -Arguments does not give' {
