@@ -29,6 +29,18 @@ TRANSITIONS: Mapping[TaskState, frozenset[TaskState]] = {
 """Allowed next states for each state."""
 
 
+def reachable(old: TaskState, new: TaskState) -> bool:
+    """True when ``new`` is ``old`` or can follow it through :data:`TRANSITIONS` (in one or more steps):
+    a copy of a task in ``new`` may be newer than one in ``old``, never older."""
+    seen, frontier = {old}, [old]
+    while frontier:
+        for nxt in TRANSITIONS[frontier.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return new in seen
+
+
 class IllegalTransitionError(RuntimeError):
     """A change the table does not allow was attempted: a bug in the core, never a user error."""
 

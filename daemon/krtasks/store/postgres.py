@@ -285,10 +285,11 @@ class PostgresTaskStore:
         records: Sequence[StreamRecord],
         *,
         final: bool,
-    ) -> asyncio.Future[bool]:
+    ) -> asyncio.Future[int | None]:
         """A fenced write of a run (see :data:`_FENCE`): its state, times, progress (and output when
         ``final``) and new stream records, in one transaction; a final write also ends the lease. The future
-        is False, and nothing was written, when the node no longer holds the run."""
+        gives the row's new ``version``, or None, and nothing was written, when the node no longer holds the
+        run."""
         params = {**encode_mutable(data), "key": key_of(data.id), "node": node, "attempt": data.attempt}
         params["records_count"] = records[-1].index + 1 if records else 0
         output = "output = %(output)s, output_clixml = %(output_clixml)s, " if final else ""
@@ -299,14 +300,16 @@ class PostgresTaskStore:
         )
         batch = [(params["key"], r.index, r.stream, r.message, r.time) for r in records]
 
-        async def job(conn: Conn) -> bool:
+        async def job(conn: Conn) -> int | None:
             async with conn.transaction():
-                if await (await conn.execute(sql, params)).fetchone() is None:
-                    return False
+                written = await (await conn.execute(sql, params)).fetchone()
+                if written is None:
+                    return None
                 await self._insert_records(conn, batch)
                 if final:
                     await conn.execute("DELETE FROM krtasks_leases WHERE key = %s", (params["key"],))
-                return True
+                version: int = written[0]
+                return version
 
         return self._submit(job)
 

@@ -36,7 +36,7 @@ class FencedJournal(NullJournal):
         self._on_lost = on_lost
         self._pending: dict[TaskEntry, list[StreamRecord]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._writes: set[asyncio.Future[bool]] = set()
+        self._writes: set[asyncio.Future[int | None]] = set()
         self.written: dict[TaskEntry, int] = {}
         """Stream records of each held run known durable (a lost run keeps only those)."""
 
@@ -51,18 +51,22 @@ class FencedJournal(NullJournal):
         count = records[-1].index + 1 if records else None
         write.add_done_callback(lambda w: self._done(task, w, count, final))
 
-    def _done(self, task: TaskEntry, write: asyncio.Future[bool], count: int | None, final: bool) -> None:
+    def _done(self, task: TaskEntry, write: asyncio.Future[int | None], count: int | None, final: bool) -> None:
         self._writes.discard(write)
         if write.cancelled():
             return
         exc = write.exception()
         if exc is not None:
             log.error("writing task %s to the shared store failed: %s", task.id, exc)
-        elif not write.result():
+        elif (version := write.result()) is None:
             log.warning("task %s: this node no longer holds its run (lease expired); it writes nothing more", task.id)
             self._on_lost(task)
-        elif count is not None:
-            self.written[task] = max(self.written.get(task, 0), count)
+        else:
+            # The entry is this version now: a row read before the write (a notification of an earlier one)
+            # must not replace it.
+            task.version = max(task.version, version)
+            if count is not None:
+                self.written[task] = max(self.written.get(task, 0), count)
         if final:
             self.written.pop(task, None)
 

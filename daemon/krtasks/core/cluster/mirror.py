@@ -26,7 +26,7 @@ from ..engineset import EngineSet
 from ..entry import TaskEntry
 from ..hub import EventHub
 from ..registry import Registry
-from ..states import StateChange
+from ..states import StateChange, reachable
 
 log = logging.getLogger("krtasks.cluster")
 
@@ -152,8 +152,8 @@ class Mirror:
             if row.data.state.finished:
                 entry.done.set()
             return entry
-        if row.version <= entry.version:
-            return entry
+        if row.version <= entry.version or not reachable(entry.state, row.data.state):
+            return entry  # an older copy (states only move forward): a row read before this node's last write
         entry.version = row.version
         if entry.run is not None:  # this node runs it: it alone writes the run
             entry.data.name, entry.data.description = row.data.name, row.data.description
