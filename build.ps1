@@ -131,7 +131,7 @@ function Invoke-Lint {
     Invoke-Native $VenvPython (@('-m', 'ruff', 'check') + $paths)
     Write-Step 'ruff format --check'
     Invoke-Native $VenvPython (@('-m', 'ruff', 'format', '--check') + $paths)
-    Write-Step 'mypy (daemon and tests)'
+    Write-Step 'mypy (daemon, tests and bench)'
     Invoke-Native $VenvPython @('-m', 'mypy', '--config-file', (Join-Path $Root 'pyproject.toml'))
 }
 
