@@ -2,7 +2,7 @@
 
 Run it directly, or through ``dotnet pwsh ./build.ps1 -Task BenchCluster`` (which builds first):
 
-    .venv/bin/python bench/cluster.py [--tasks 400] [--connections 8] [--claim-samples 30]
+    .venv/bin/python bench/cluster.py [--tasks 300] [--connections 8] [--claim-samples 20]
 
 It starts a throwaway PostgreSQL server (``run_server`` of tests/python/pg_fixtures.py, with ``fsync=on``
 so its commits are as durable as the SQLite store's ``synchronous=FULL``), then real daemons over HTTPS on
@@ -99,15 +99,15 @@ _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 @dataclass
 class Settings:
-    """The run's parameters; the defaults finish in about 2-3 minutes on 2 cores."""
+    """The run's parameters; the defaults take about 3 minutes on 2 cores (longer under load)."""
 
-    tasks: int = 400
+    tasks: int = 300
     """Tasks per throughput measurement."""
     warmup: int = 60
     """Tasks per warm-up burst (bursts repeat until the worker pools are full; 0: no warm-up)."""
     connections: int = 8
     """Concurrent connections (requests in flight) of a throughput measurement, over all nodes."""
-    claim_samples: int = 30
+    claim_samples: int = 20
     """Samples of each claim latency (and of the start request) per configuration."""
     nodes: int = 3
     """Most PostgreSQL nodes (phases 1 … nodes)."""
