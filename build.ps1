@@ -9,7 +9,9 @@
              tests/python/unit and the integration suites), and Pester. Exits non-zero if anything fails.
     Serve  : Build, then `krtasks serve` (token auth) on -Port.
     Demo   : Build, then `krtasks demo`: the tutorial routes, no auth, https://127.0.0.1:<Port>.
-    Bench  : Build, then the benchmarks in bench/.
+    Bench  : Build, then the benchmarks in bench/ (bench/run_bench.py; $env:KRTASKS_BENCH_ARGS adds options).
+    BenchCluster : Build, then bench/cluster.py: the shared PostgreSQL store against SQLite (a throwaway
+             PostgreSQL server, 1-3 nodes); $env:KRTASKS_BENCH_CLUSTER_ARGS adds options (e.g. --tasks 100).
     Fuzz   : Build, then the API contract test (schemathesis) with more examples and a random seed:
              $env:KRTASKS_CONTRACT_EXAMPLES (default 300), $env:KRTASKS_CONTRACT_SEED (default random);
              the report (JUnit and schemathesis' output) goes to build/fuzz/.
@@ -20,7 +22,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Serve', 'Demo', 'Bench', 'Lint', 'Fuzz')]
+    [ValidateSet('Build', 'Test', 'Serve', 'Demo', 'Bench', 'BenchCluster', 'Lint', 'Fuzz')]
     [string] $Task = 'Build',
     [int] $Port = $(if ($env:PORT) { [int]$env:PORT } else { 5000 }),
     # Extra arguments for pytest (e.g. -k name) in Test.
@@ -131,7 +133,7 @@ function Invoke-Lint {
     Invoke-Native $VenvPython (@('-m', 'ruff', 'check') + $paths)
     Write-Step 'ruff format --check'
     Invoke-Native $VenvPython (@('-m', 'ruff', 'format', '--check') + $paths)
-    Write-Step 'mypy (daemon and tests)'
+    Write-Step 'mypy (daemon, tests and bench)'
     Invoke-Native $VenvPython @('-m', 'mypy', '--config-file', (Join-Path $Root 'pyproject.toml'))
 }
 
@@ -221,6 +223,13 @@ switch ($Task) {
         $pwsh = (@(Get-PwshCommand) + @(Get-PwshPrefix) | ForEach-Object { '"' + $_ + '"' }) -join ' '
         $extra = @(if ($env:KRTASKS_BENCH_ARGS) { -split $env:KRTASKS_BENCH_ARGS })
         & $VenvPython (Join-Path $Root 'bench/run_bench.py') --pwsh $pwsh @extra | Out-Host
+        exit $LASTEXITCODE
+    }
+    'BenchCluster' {
+        Invoke-Build
+        # Needs PostgreSQL's server binaries (Debian: apt-get install postgresql), as the cluster tests do.
+        $extra = @(if ($env:KRTASKS_BENCH_CLUSTER_ARGS) { -split $env:KRTASKS_BENCH_CLUSTER_ARGS })
+        & $VenvPython (Join-Path $Root 'bench/cluster.py') @extra | Out-Host
         exit $LASTEXITCODE
     }
 }

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -45,7 +46,10 @@ class Daemon:
     stop() removes the dir.
 
     ``profile_html``: run it under pyinstrument and write the event loop's profile there on stop (HTML, or
-    text when the name ends in .txt). Launched through serve_wrapper.py, like ``krtasks serve``.
+    text when the name ends in .txt). ``store_timing``: count the time spent in the task store at /metrics
+    (bench/store_timing.py). ``token_file``: ``--token-file`` (nodes of a shared store share it);
+    ``extra_args``: more ``krtasks serve`` options (e.g. ``--store postgresql://…``). Launched through
+    serve_wrapper.py, like ``krtasks serve``.
     """
 
     def __init__(
@@ -54,11 +58,18 @@ class Daemon:
         profile_html: Path | None = None,
         isolation: str = "process",
         stop_grace: float = 1.0,
+        *,
+        store_timing: bool = False,
+        token_file: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.max_runspaces = max_runspaces
         self.isolation = isolation
         self.stop_grace = stop_grace
         self.profile_html = profile_html
+        self.store_timing = store_timing
+        self.token_file = token_file
+        self.extra_args = list(extra_args)
         self.state_dir = Path(tempfile.mkdtemp(prefix="krtasks-bench-"))
         self.port = free_port()
         self.base = f"https://127.0.0.1:{self.port}"
@@ -77,6 +88,8 @@ class Daemon:
         cmd = [*serve_command()]
         if self.profile_html is not None:
             cmd += ["--profile", str(self.profile_html)]
+        if self.store_timing:
+            cmd += ["--store-timing"]
         cmd += [
             "serve",
             "--port",
@@ -92,6 +105,9 @@ class Daemon:
             "--log-level",
             "warning",
         ]
+        if self.token_file is not None:
+            cmd += ["--token-file", str(self.token_file)]
+        cmd += self.extra_args
         env = dict(os.environ)
         env.pop("KRTASKS_STATE_DIR", None)
         with open(self.log_path, "wb") as log:
@@ -126,8 +142,9 @@ class Daemon:
                 await asyncio.sleep(0.01)
 
     def token(self) -> str:
-        """The bearer token the daemon wrote into its state dir."""
-        return (self.state_dir / "token").read_text(encoding="ascii").strip()
+        """The bearer token the daemon wrote into its state dir (or its ``--token-file``)."""
+        path = self.token_file if self.token_file is not None else self.state_dir / "token"
+        return path.read_text(encoding="ascii").strip()
 
     def ssl_context(self) -> ssl.SSLContext:
         """Trust exactly the daemon's own certificate (hostname 127.0.0.1 checked)."""

@@ -503,9 +503,9 @@ async def bench_krtasks(
     for _ in range(MAIN_DAEMON_ATTEMPTS):
         daemon = Daemon(max_runspaces=8, profile_html=profile, isolation=isolation)
         log("cold start (fresh state dir: certificate, token, .NET, PowerShell, Roslyn)")
-        first = await try_cold_start(daemon, failures)
-        if first is not None:
-            starts.append(first)
+        cold = await try_cold_start(daemon, failures)
+        if cold is not None:
+            starts.append(cold)
             break
     else:
         raise RuntimeError(f"no daemon came up in {MAIN_DAEMON_ATTEMPTS} attempts: {failures}")

@@ -1,13 +1,15 @@
-"""How the benchmarks run `krtasks serve`: ``serve_wrapper.py [--profile OUT.html|OUT.txt] serve --port ...``.
+"""How the benchmarks run `krtasks serve`: ``serve_wrapper.py [--profile OUT.html|OUT.txt] [--store-timing] serve
+--port ...``.
 
-Same as the ``krtasks`` entry point, plus two diagnostics:
+Same as the ``krtasks`` entry point, plus three diagnostics:
 
 - SIGUSR1 dumps every Python thread's stack to stderr (the daemon log), so a daemon that stops answering
   can be examined before it is killed;
 - ``--profile``: pyinstrument samples the event-loop thread. The daemon leaves through ``os._exit`` (so
   worker threads still in .NET cannot keep it alive), which skips pyinstrument's own writer; the profile
   is written just before that exit, with a ``.pyisession`` file beside it for other views
-  (``pyinstrument --load FILE -r text --show-all``).
+  (``pyinstrument --load FILE -r text --show-all``);
+- ``--store-timing``: the time the task store is busy, as counters at ``/metrics`` (bench/store_timing.py).
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ def main() -> None:
     if args[:1] == ["--profile"]:
         _profile_until_exit(Path(args[1]))
         args = args[2:]
+    if args[:1] == ["--store-timing"]:
+        import store_timing
+
+        store_timing.install()
+        args = args[1:]
     from krtasks.cli import main as krtasks_main
 
     krtasks_main(args)

@@ -3,8 +3,9 @@
 The server refuses to run as root, so under root ``initdb`` and ``pg_ctl`` run as the unprivileged
 ``postgres`` user (Debian's package creates it) through ``runuser``; the data directory is created owned by
 that user and removed after the session. Authentication is ``trust`` on 127.0.0.1 only. ``fsync=off``
-(test speed only: the tests kill daemons, never the server). Missing binaries fail the test with what to
-install: the CI script installs them, so nothing is skipped silently.
+(test speed only: the tests kill daemons, never the server); bench/cluster.py starts it with ``fsync=on``,
+as durable as the SQLite store it is compared with. Missing binaries fail the test with what to install:
+the CI script installs them, so nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def _as_server_user(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def run_server() -> Iterator[PgServer]:
-    """Start a throwaway server; stop it and remove its data directory afterwards."""
+def run_server(fsync: bool = False) -> Iterator[PgServer]:
+    """Start a throwaway server; stop it and remove its data directory afterwards. ``fsync``: make commits
+    durable (off for the tests' speed)."""
     bin_dir = _binaries()
     base = Path(tempfile.mkdtemp(prefix="krtasks-pg-"))
     data = base / "data"
@@ -100,7 +102,8 @@ def run_server() -> Iterator[PgServer]:
             check=True,
             capture_output=True,
         )
-        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        durability = "on" if fsync else "off"
+        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync={durability} -c max_connections=200"
         subprocess.run(
             _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
             check=True,
