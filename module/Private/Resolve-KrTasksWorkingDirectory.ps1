@@ -5,7 +5,7 @@ function Resolve-KrTasksWorkingDirectory {
     .DESCRIPTION
         A relative path is resolved against the caller's current file system location (also when the
         current location is on another provider, such as Env:), ~ against $HOME, and a drive-qualified path
-        (TestDrive:\x) through its drive. Whether the directory exists is the daemon's to say (a 400 naming
+        (TestDrive:\x) through its drive. Whether the directory exists is the daemon's to say (a 422 naming
         WorkingDirectory). A path on another provider (Env:\x) is a terminating KrTasks.InvalidRequest error
         of -Caller that names the field, as the daemon's refusals do.
     #>
