@@ -18,9 +18,33 @@ from typing import Any
 from krtasks.core.service import TaskService
 from krtasks.engines.base import CodeRequest, Engine, LaunchRequest, Outcome, Prepared, StepReport
 from krtasks.errors import CompileError
-from krtasks.models import Language, TaskRecordJson, TaskSpec
+from krtasks.models import Language, TaskData, TaskRecordJson, TaskSpec, TaskState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def task_data(task_id: str = "t1", seq: int = 1, **fields: Any) -> TaskData:
+    """A task's durable data as a store keeps it: PowerShell ``1``, created at :data:`T0`, NotStarted, named
+    ``task_id``, unless ``fields`` (TaskData's own names) say otherwise."""
+    data = TaskData(
+        id=task_id,
+        seq=seq,
+        name=task_id,
+        description="",
+        language=Language.POWERSHELL,
+        code="1",
+        arguments={},
+        timeout_seconds=None,
+        parent_id="",
+        extra_imports=[],
+        extra_refs=[],
+        created_at=T0,
+        state=TaskState.NOT_STARTED,
+    )
+    for name, value in fields.items():
+        setattr(data, name, value)
+    return data
+
 
 ServiceFactory = Callable[..., contextlib.AbstractAsyncContextManager[TaskService]]
 """``make_service(store=None, **config)``: an opened service on the fakes, closed on exit (a fixture)."""

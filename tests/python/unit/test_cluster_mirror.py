@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -16,26 +15,14 @@ from krtasks.core.hub import EventHub
 from krtasks.core.journal import NullJournal
 from krtasks.core.registry import Registry
 from krtasks.core.states import reachable
-from krtasks.models import Language, TaskData, TaskState
+from krtasks.models import TaskData, TaskState
 from krtasks.store.postgres_schema import Row
-
-T0 = datetime(2026, 12, 2, tzinfo=UTC)
+from unit.fakes import T0, task_data
 
 
 def data(state: TaskState) -> TaskData:
-    return TaskData(
-        id="job",
-        seq=1,
-        name="job",
-        description="",
-        language=Language.POWERSHELL,
-        code="1",
-        arguments={},
-        timeout_seconds=None,
-        parent_id="",
-        extra_imports=[],
-        extra_refs=[],
-        created_at=T0,
+    return task_data(
+        "job",
         state=state,
         started_at=None if state == TaskState.NOT_STARTED else T0,
         completed_at=T0 if state.finished else None,

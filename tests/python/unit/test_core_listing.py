@@ -13,7 +13,8 @@ from krtasks.core.entry import TaskEntry
 from krtasks.core.listing import SortKey, TaskQuery, select
 from krtasks.core.registry import Registry
 from krtasks.errors import TaskValidationError
-from krtasks.models import Language, TaskData, TaskState
+from krtasks.models import Language, TaskState
+from unit.fakes import task_data
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -25,25 +26,16 @@ def entry(
     started_at = None if started is None else T0 + timedelta(seconds=started)
     completed_at = None if started_at is None or ran is None else started_at + timedelta(seconds=ran)
     state = TaskState.COMPLETED if completed_at else TaskState.RUNNING if started_at else TaskState.NOT_STARTED
-    data = TaskData(
-        id=f"t{seq}",
-        seq=seq,
+    data = task_data(
+        f"t{seq}",
+        seq,
         name=name or f"task {seq:03d}",
-        description="",
-        language=Language.POWERSHELL,
-        code="1",
-        arguments={},
-        timeout_seconds=None,
-        parent_id="",
-        extra_imports=[],
-        extra_refs=[],
         created_at=T0 + timedelta(seconds=seq),
         state=state,
         started_at=started_at,
         completed_at=completed_at,
+        **kw,
     )
-    for field, value in kw.items():
-        setattr(data, field, value)
     return TaskEntry(data)
 
 

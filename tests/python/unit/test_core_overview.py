@@ -9,9 +9,9 @@ from pathlib import Path
 
 from krtasks import __version__
 from krtasks.engines.base import Outcome
-from krtasks.models import Language, TaskData, TaskErrorInfo, TaskSpec, TaskState
+from krtasks.models import Language, TaskErrorInfo, TaskSpec, TaskState
 from krtasks.store import open_store
-from unit.fakes import T0, FakeClock, FakeEngines, Script, ServiceFactory, run
+from unit.fakes import T0, FakeClock, FakeEngines, Script, ServiceFactory, run, task_data
 
 
 class FakePool:
@@ -78,18 +78,10 @@ async def test_history_is_seeded_from_the_store(make_service: ServiceFactory, cl
     failed_at = T0 - timedelta(hours=2)
     await store.put(
         [
-            TaskData(
-                id=f"old{i}",
-                seq=i + 1,
+            task_data(
+                f"old{i}",
+                i + 1,
                 name="old",
-                description="",
-                language=Language.POWERSHELL,
-                code="1",
-                arguments={},
-                timeout_seconds=None,
-                parent_id="",
-                extra_imports=[],
-                extra_refs=[],
                 created_at=failed_at,
                 state=TaskState.FAILED,
                 started_at=failed_at,
