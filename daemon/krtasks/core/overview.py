@@ -87,7 +87,7 @@ class Overview:
             "Total": len(self._registry),
             "FailedLast24h": self._history.failed_since(now),
             "Throughput": self._history.per_minute(now),
-            "QueueLength": len(slots),
+            "QueueLength": counts["Queued"],  # every Queued task waits for a slot (with a shared store: anywhere)
             "SlotsInUse": slots.in_use,
             "MaxRunspaces": config.max_runspaces,
             "Workers": worker_counts,
