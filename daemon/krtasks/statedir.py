@@ -95,6 +95,27 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
+def create_private_once(path: Path, data: bytes) -> bool:
+    """Create ``path`` with ``data`` (mode 0600) unless it exists; False when another process (a node starting
+    at the same moment with the same ``--token-file``) created it first. Atomic: the file appears complete
+    (temp file + ``link``, which refuses an existing name), and exactly one of concurrent callers wins."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def load_or_create_node_id(state_dir: Path) -> str:
     """This daemon's node id in a shared store, kept in ``state_dir/node-id`` (created on first use as
     ``<host name>-<6 hex digits>``), so a restart with the same state dir is the same node.
@@ -126,7 +147,8 @@ def load_or_create_token(state_dir: Path, path: Path | None = None) -> str:
     """
     path = path or state_dir / TOKEN_FILE
     if not path.exists():
-        write_private(path, (secrets.token_urlsafe(TOKEN_BYTES) + "\n").encode("ascii"))
+        # Nodes started together on one --token-file: one creates it, the others read that one.
+        create_private_once(path, (secrets.token_urlsafe(TOKEN_BYTES) + "\n").encode("ascii"))
     try:
         token = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
