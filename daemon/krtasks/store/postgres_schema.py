@@ -141,6 +141,23 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 1 → 2: runspace reuse (ReuseRunspace), as the SQLite store's schema 3.
     ["ALTER TABLE krtasks_tasks ADD COLUMN reuse_runspace boolean NOT NULL DEFAULT false"],
+    # 2 → 3: a change's notification carries the row's new version (t:<key>:<version>), so a node that
+    # already has that version (its own write, or a row it fetched) skips the fetch.
+    [
+        """CREATE OR REPLACE FUNCTION krtasks_announce() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                INSERT INTO krtasks_removals (key, xid) VALUES (OLD.key, pg_current_xact_id());
+                PERFORM pg_notify('krtasks', 'd:' || OLD.key);
+                RETURN OLD;
+            END IF;
+            PERFORM pg_notify('krtasks', 't:' || NEW.key || ':' || NEW.version);
+            IF NEW.state = 'Queued' AND (TG_OP = 'INSERT' OR OLD.state <> 'Queued') THEN
+                PERFORM pg_notify('krtasks', 'q');
+            END IF;
+            RETURN NEW;
+        END $$"""
+    ],
 ]
 """Schema migrations: ``MIGRATIONS[v]`` takes a database from version ``v`` to ``v + 1``; each step runs in
 one transaction with the version bump. Append, never edit a released entry."""

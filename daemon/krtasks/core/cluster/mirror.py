@@ -59,7 +59,10 @@ class Mirror:
         self._on_cancel = on_cancel
         self.horizon: str | None = None
         self._tombstones: dict[str, tuple[int, float]] = {}
-        self._wanted: set[str] = set()
+        self._wanted: dict[str, int] = {}
+        """Keys notified and not fetched yet, with the highest version notified (0: not said)."""
+        self.skipped = 0
+        """Notified changes not fetched because the entry had that version already (for tests and metrics)."""
         self._fetcher: asyncio.Task[None] | None = None
 
     # -------------------------------------------------------------- loading and polling
@@ -86,18 +89,34 @@ class Mirror:
         self.horizon = feed.horizon
 
     def notified(self, payload: str) -> None:
-        """Handle a ``t:<key>`` or ``d:<key>`` notification (others are ignored)."""
-        kind, _, key = payload.partition(":")
+        """Handle a ``t:<key>:<version>`` (or, from schema 2, ``t:<key>``) or ``d:<key>`` notification
+        (others are ignored)."""
+        kind, _, rest = payload.partition(":")
         if kind == "d":
-            self.removed([key])
+            self.removed([rest])
         elif kind == "t":
-            self._wanted.add(key)
+            key, _, tail = rest.rpartition(":")
+            version = int(tail) if key and tail.isdigit() else 0
+            key = key if version else rest  # keys may hold ":" themselves
+            self._wanted[key] = max(version, self._wanted.get(key, 0))
             if self._fetcher is None or self._fetcher.done():
                 self._fetcher = asyncio.get_running_loop().create_task(self._fetch_wanted(), name="krtasks-mirror")
 
+    def _known(self, key: str, version: int) -> bool:
+        """True when the entry already has ``version`` (0: unknown, never known)."""
+        entry = self._registry.find(key)
+        return version > 0 and entry is not None and entry.version >= version
+
     async def _fetch_wanted(self) -> None:
+        # One loop turn first: the answer to this node's own write (which carries the version) is usually
+        # taken in by then, and the row need not be fetched at all.
+        await asyncio.sleep(0)
         while self._wanted:
-            keys, self._wanted = list(self._wanted), set()
+            wanted, self._wanted = self._wanted, {}
+            keys = [k for k, v in wanted.items() if not self._known(k, v)]
+            self.skipped += len(wanted) - len(keys)
+            if not keys:
+                continue
             try:
                 await self.refresh(keys)
             except Exception as exc:  # the poll catches up within poll_seconds
