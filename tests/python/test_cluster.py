@@ -274,12 +274,15 @@ def test_a_paused_node_past_its_lease_cannot_finish_its_task(tmp_path: Path, pg_
     args = node_args(dsn, tmp_path / "token", "2s", "--isolation", "process", "--min-workers", "1")
     nodes = start_nodes(tmp_path, 2, args)
     try:
-        paused, other = nodes
+        first = nodes[0]
+        s0 = first.session()
+        task = create(first, s0, Code="Write-Warning 'before'; Start-Sleep -Seconds 5; Write-Warning 'after'; 'late'")
+        s0.post(f"{api(first)}/tasks/{task['Id']}/start", timeout=30)
+        # Whichever node claimed it (usually the one started on; the other may win the claim) is paused.
+        paused_id = running_on(first, s0, task["Id"])
+        paused = node_of(nodes, paused_id)
+        other = next(d for d in nodes if d is not paused)
         sp, so = paused.session(), other.session()
-        task = create(paused, sp, Code="Write-Warning 'before'; Start-Sleep -Seconds 5; Write-Warning 'after'; 'late'")
-        sp.post(f"{api(paused)}/tasks/{task['Id']}/start", timeout=30)
-        paused_id = paused.state_dir.joinpath("node-id").read_text().strip()
-        assert running_on(paused, sp, task["Id"]) == paused_id
         time.sleep(0.8)  # let 'before' be written
         paused.proc.send_signal(signal.SIGSTOP)
         try:

@@ -66,6 +66,16 @@ def test_a_row_read_mid_run_does_not_undo_the_finished_task() -> None:
     assert registry.get("job").state == TaskState.COMPLETED and registry.get("job") is entry
 
 
+def test_the_rescuers_row_replaces_a_lost_run_that_ended_here() -> None:
+    # A node paused past its lease ends the run locally (Completed, its fenced write refused, not durable):
+    # the Failed/Interrupted row another node wrote must win, though Completed -> Failed is not a transition.
+    entry = TaskEntry(data(TaskState.COMPLETED), version=5)  # done not set: never durable
+    mirror, registry = mirror_with(entry)
+    rescued = Row(data(TaskState.FAILED), version=8, cancel_requested=False, records_count=0)
+    mirror._take(rescued, [])
+    assert registry.get("job").state == TaskState.FAILED
+
+
 def test_a_newer_row_is_taken_in() -> None:
     entry = TaskEntry(data(TaskState.RUNNING), version=5)
     mirror, registry = mirror_with(entry)

@@ -171,8 +171,12 @@ class Mirror:
             if row.data.state.finished:
                 entry.done.set()
             return entry
-        if row.version <= entry.version or not reachable(entry.state, row.data.state):
-            return entry  # an older copy (states only move forward): a row read before this node's last write
+        if row.version <= entry.version:
+            return entry
+        if entry.done.is_set() and not reachable(entry.state, row.data.state):
+            # An older copy of a task whose end this node made durable (states only move forward): a row
+            # read before that write. A run this node lost never got there, so the rescuer's row replaces it.
+            return entry
         entry.version = row.version
         if entry.run is not None:  # this node runs it: it alone writes the run
             entry.data.name, entry.data.description = row.data.name, row.data.description
