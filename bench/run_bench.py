@@ -235,60 +235,50 @@ def machine_info() -> dict[str, Any]:
 # ---------------------------------------------------------------- PowerShell baselines
 
 
-def run_baselines(pwsh: list[str], s: Settings) -> dict[str, Any]:
-    """Run bench/baselines.ps1 in a child pwsh; return its JSON (sample lists and throughputs)."""
-    script = Path(__file__).resolve().parent / "baselines.ps1"
-    cmd = [
-        *pwsh,
-        "-NoProfile",
-        "-NonInteractive",
-        "-File",
-        str(script),
-        "-RoundtripSamples",
-        str(s.samples),
-        "-StartJobSamples",
-        str(s.startjob_samples),
-        "-Tasks",
-        str(s.tasks),
-        "-ThrottleLimit",
-        str(s.concurrency),
-        "-Repeats",
-        str(s.throughput_runs),
-    ]
+def run_pwsh_script(pwsh: list[str], script: str, **parameters: str | int) -> dict[str, Any]:
+    """Run ``bench/<script>`` in a child pwsh with ``-Name value`` parameters; return the one line of JSON
+    it prints last.
+
+    Raises:
+        RuntimeError: the script failed (its output in the message).
+    """
+    cmd = [*pwsh, "-NoProfile", "-NonInteractive", "-File", str(Path(__file__).resolve().parent / script)]
+    for name, value in parameters.items():
+        cmd += [f"-{name}", str(value)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"baselines.ps1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise RuntimeError(f"{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return data
+
+
+def run_baselines(pwsh: list[str], s: Settings) -> dict[str, Any]:
+    """Run bench/baselines.ps1 in a child pwsh; return its JSON (sample lists and throughputs)."""
+    return run_pwsh_script(
+        pwsh,
+        "baselines.ps1",
+        RoundtripSamples=s.samples,
+        StartJobSamples=s.startjob_samples,
+        Tasks=s.tasks,
+        ThrottleLimit=s.concurrency,
+        Repeats=s.throughput_runs,
+    )
 
 
 def run_invoke_throughput(pwsh: list[str], daemon: Daemon, s: Settings) -> list[float]:
     """Run bench/invoke_throughput.ps1 in a child pwsh against ``daemon``: ``1..tasks | Invoke-KrTask { 1 }
     -ThrottleLimit <concurrency>``, ``throughput_runs`` times; the throughputs (tasks/s)."""
-    here = Path(__file__).resolve().parent
-    cmd = [
-        *pwsh,
-        "-NoProfile",
-        "-NonInteractive",
-        "-File",
-        str(here / "invoke_throughput.ps1"),
-        "-ModulePath",
-        str(here.parent / "module" / "KrTasks.psd1"),
-        "-Uri",
-        daemon.base,
-        "-StateDir",
-        str(daemon.state_dir),
-        "-Tasks",
-        str(s.tasks),
-        "-ThrottleLimit",
-        str(s.concurrency),
-        "-Repeats",
-        str(s.throughput_runs),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"invoke_throughput.ps1 failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    runs: list[float] = json.loads(proc.stdout.strip().splitlines()[-1])["invoke_krtask_throughput"]
+    data = run_pwsh_script(
+        pwsh,
+        "invoke_throughput.ps1",
+        ModulePath=str(Path(__file__).resolve().parent.parent / "module" / "KrTasks.psd1"),
+        Uri=daemon.base,
+        StateDir=str(daemon.state_dir),
+        Tasks=s.tasks,
+        ThrottleLimit=s.concurrency,
+        Repeats=s.throughput_runs,
+    )
+    runs: list[float] = data["invoke_krtask_throughput"]
     return runs
 
 
