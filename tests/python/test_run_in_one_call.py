@@ -12,11 +12,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 import pytest
 import requests
 
+from clixml_writer import clixml
 from daemon_fixtures import Daemon, start_daemon, wait_until_finished
 
 CLIXML = "application/clixml+xml"
@@ -33,46 +33,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 @pytest.fixture(scope="module")
 def api(daemon: Daemon) -> requests.Session:
     return daemon.session()
-
-
-class _Writer:
-    """CliXml of Python values: str, bool, int (Int32 or Int64), float, datetime, None, dict (Hashtable)."""
-
-    def __init__(self) -> None:
-        self.ref = 0
-
-    def value(self, v: Any, name: str | None = None) -> str:
-        n = f' N="{escape(name)}"' if name is not None else ""
-        if v is None:
-            return f"<Nil{n} />"
-        if isinstance(v, bool):
-            return f"<B{n}>{str(v).lower()}</B>"
-        if isinstance(v, int):
-            tag = "I32" if -(2**31) <= v < 2**31 else "I64"
-            return f"<{tag}{n}>{v}</{tag}>"
-        if isinstance(v, float):
-            return f"<Db{n}>{v!r}</Db>"
-        if isinstance(v, datetime):
-            return f"<DT{n}>{v.isoformat().replace('+00:00', 'Z')}</DT>"
-        if isinstance(v, str):
-            return f"<S{n}>{escape(v)}</S>"
-        if isinstance(v, dict):
-            ref = self.ref
-            self.ref += 1
-            entries = "".join(f"<En>{self.value(k, 'Key')}{self.value(item, 'Value')}</En>" for k, item in v.items())
-            tn = (
-                '<TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN>'
-                if ref == 0
-                else ('<TNRef RefId="0" />')
-            )
-            return f'<Obj{n} RefId="{ref}">{tn}<DCT>{entries}</DCT></Obj>'
-        raise TypeError(type(v))
-
-
-def clixml(fields: dict[str, Any]) -> str:
-    """CliXml of a hashtable of ``fields``, as ``[PSSerializer]::Serialize(@{...})`` writes it."""
-    body = _Writer().value(fields)
-    return f'<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">{body}</Objs>'
 
 
 def post_clixml(
