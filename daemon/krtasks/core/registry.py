@@ -16,11 +16,16 @@ def key(task_id: str) -> str:
 
 
 class Registry:
-    """Tasks by id. Ids being created are reserved first, so two concurrent creations cannot take one id."""
+    """Tasks by id. Ids being created are reserved first, so two concurrent creations cannot take one id.
+
+    A child may be registered before its parent (a shared store's rows arrive as other nodes wrote them): it
+    waits in an index by parent key and is linked when the parent comes, in O(1) per task.
+    """
 
     def __init__(self) -> None:
         self._tasks: dict[str, TaskEntry] = {}
         self._reserved: set[str] = set()
+        self._orphans: dict[str, dict[str, str]] = {}  # parent key -> child key -> child id
         self._seq = 0
 
     def __len__(self) -> int:
@@ -66,12 +71,20 @@ class Registry:
             self._reserved.discard(k)
 
     def add(self, task: TaskEntry) -> None:
-        """Register ``task`` and link it to its parent (which must be registered, if it has one)."""
-        self._tasks[key(task.id)] = task
+        """Register ``task``, link it to its parent (or, while the parent is not registered, keep it for the
+        parent) and link the registered children that were waiting for it."""
+        k = key(task.id)
+        self._tasks[k] = task
         self._seq = max(self._seq, task.data.seq)
         parent = self.parent(task)
         if parent is not None:
             parent.children.append(task.id)
+        elif task.data.parent_id:
+            self._orphans.setdefault(key(task.data.parent_id), {})[k] = task.id
+        waiting = self._orphans.pop(k, None)
+        if waiting:
+            known = {key(c) for c in task.children}
+            task.children.extend(i for c, i in waiting.items() if c not in known and c in self._tasks)
 
     def parent(self, task: TaskEntry) -> TaskEntry | None:
         """The task's parent, if it has one and it is registered."""
@@ -92,6 +105,12 @@ class Registry:
         for t in subtree:
             if self._tasks.get(key(t.id)) is t:
                 del self._tasks[key(t.id)]
+                if t.data.parent_id:
+                    waiting = self._orphans.get(key(t.data.parent_id))
+                    if waiting is not None:
+                        waiting.pop(key(t.id), None)
+                        if not waiting:
+                            del self._orphans[key(t.data.parent_id)]
         if subtree:
             parent = self.parent(subtree[0])
             if parent is not None:

@@ -166,8 +166,7 @@ class Mirror:
             entry = None
         if entry is None:
             entry = TaskEntry(row.data, records=list(records), version=row.version)
-            self._registry.add(entry)
-            self._adopt_children(entry)
+            self._registry.add(entry)  # links it to its parent and its waiting children, either order
             if row.data.state.finished:
                 entry.done.set()
             return entry
@@ -198,14 +197,6 @@ class Mirror:
         ):
             self._engines.release(entry)  # another node runs it, or it is over: this node's code is not needed
         return entry
-
-    def _adopt_children(self, entry: TaskEntry) -> None:
-        """Link children that arrived before their parent (rows of one poll come in ``seq`` order, so rarely)."""
-        k = key_of(entry.id)
-        known = {key_of(c) for c in entry.children}
-        for t in self._registry:
-            if t is not entry and t.data.parent_id and key_of(t.data.parent_id) == k and key_of(t.id) not in known:
-                entry.children.append(t.id)
 
     # -------------------------------------------------------------- removals
 
