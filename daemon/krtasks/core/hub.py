@@ -172,6 +172,10 @@ class EventHub(TaskObserver):
     def _watched(self, task: TaskEntry) -> bool:
         return bool(self._feeds) or task in self._subscribers or task in self._held
 
+    def holds(self, task: TaskEntry) -> bool:
+        """True while some of the task's events wait for their write."""
+        return task in self._held
+
     def drop_held(self, task: TaskEntry) -> None:
         """Forget the task's events still waiting for their write (a shared store refused that write)."""
         self._held.pop(task, None)

@@ -16,7 +16,7 @@ from krtasks.core.hub import EventHub
 from krtasks.core.journal import NullJournal
 from krtasks.core.registry import Registry
 from krtasks.core.states import reachable
-from krtasks.models import TaskData, TaskState
+from krtasks.models import StreamRecord, TaskData, TaskState
 from krtasks.store.postgres_schema import Row
 from unit.fakes import T0, task_data
 
@@ -123,3 +123,39 @@ async def test_notification_payloads_name_the_key(payload: str, key: str) -> Non
     mirror.notified(payload)
     await asyncio.sleep(0.01)
     assert store.fetched == [[key]]
+
+
+def record(index: int, message: str) -> StreamRecord:
+    return StreamRecord(index, "Warning", message, "2026-01-01T00:00:00.0000000Z")
+
+
+def test_a_lost_runs_records_that_never_became_durable_go_with_the_stored_row() -> None:
+    # CI (test_a_paused_node_past_its_lease_cannot_finish_its_task): the paused node ended the run here
+    # (Completed, 'after' written locally), its final write was refused, and the rescuer's Failed row came in:
+    # the node went on serving 'after', a record the store never had.
+    entry = TaskEntry(data(TaskState.COMPLETED), records=[record(0, "before"), record(1, "after")], version=5)
+    mirror, registry = mirror_with(entry)
+    rescued = Row(data(TaskState.FAILED), version=8, cancel_requested=False, records_count=1)
+    mirror._take(rescued, [])
+    assert [r.message for r in registry.get("job").records] == ["before"]
+    assert entry.state == TaskState.FAILED and entry.done.is_set()
+
+
+def test_a_lost_runs_final_state_is_announced_once_its_own_was_dropped() -> None:
+    # The row was taken in while the refused write was in flight (same state), then that write's held
+    # events were dropped: the stored final state must still be announced, so /wait and SSE end.
+    entry = TaskEntry(data(TaskState.FAILED), version=0)
+    mirror, _registry = mirror_with(entry)
+    mirror._take(Row(data(TaskState.FAILED), version=8, cancel_requested=False, records_count=0), [])
+    assert entry.done.is_set()
+
+
+async def test_a_row_older_than_the_nodes_own_write_in_flight_changes_only_the_names() -> None:
+    # A rename on another node, read while this node's final write is in flight: the row still says Running.
+    entry = TaskEntry(data(TaskState.COMPLETED), records=[record(0, "pending")], version=5)
+    entry.saved = asyncio.get_running_loop().create_future()
+    mirror, _registry = mirror_with(entry)
+    renamed = Row(dataclasses.replace(data(TaskState.RUNNING), name="renamed"), 6, False, 0)
+    mirror._take(renamed, [])
+    assert entry.state == TaskState.COMPLETED and entry.data.name == "renamed" and len(entry.records) == 1
+    entry.saved.set_result(7)

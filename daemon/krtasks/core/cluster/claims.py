@@ -60,6 +60,7 @@ class ClaimingSupervisor(RunSupervisor):
         """Runs this node lost (lease expired)."""
         self._runs: dict[str, TaskEntry] = {}
         self._spawned: set[asyncio.Task[None]] = set()
+        self._taking_back: set[TaskEntry] = set()
 
     @property
     def engines(self) -> EngineSet:
@@ -143,9 +144,14 @@ class ClaimingSupervisor(RunSupervisor):
                 self.lose(task)
 
     def lose(self, task: TaskEntry) -> None:
-        """This node no longer holds the task's run: stop its code, write and announce nothing more of it."""
+        """This node no longer holds the task's run: stop its code, write and announce nothing more of it.
+        A run that already ended here (its final write was the one refused) is taken back from the store."""
         run = task.run
-        if run is None or run.lost:
+        if run is None:
+            if task.state.finished and task not in self._taking_back:
+                self._take_back(task)
+            return
+        if run.lost:
             return
         run.lost = True
         self.lost += 1
@@ -184,18 +190,27 @@ class ClaimingSupervisor(RunSupervisor):
 
     def _let_go(self, task: TaskEntry) -> None:
         """End a lost run here: free its slot and take the store's row in."""
-        assert self.mirror is not None and self.journal is not None
-        written = self.journal.written.pop(task, 0)
-        del task.records[written:]  # what never became durable is not the task's
         task.run = None
-        task.version = 0  # take the stored row whatever its version
         self._runs.pop(task.id.lower(), None)
         self._engines.release(task)
         self.slots.in_use -= 1
         self.claim_soon()
-        refresh = asyncio.get_running_loop().create_task(self.mirror.refresh([task.id.lower()]))
-        self._spawned.add(refresh)
-        refresh.add_done_callback(self._spawned.discard)
+        self._take_back(task)
+
+    def _take_back(self, task: TaskEntry) -> None:
+        """Replace what this node holds of a run it lost by the store's row: the records that never became
+        durable go, the events still waiting for a refused write are dropped (a final state this node could
+        not write is never announced), and the stored row is fetched, taken in and its state announced."""
+        assert self.mirror is not None and self.journal is not None
+        self._hub.drop_held(task)
+        written = self.journal.written.pop(task, 0)
+        del task.records[written:]  # what never became durable is not the task's
+        task.version = 0  # take the stored row whatever its version
+        self._taking_back.add(task)
+        retake = asyncio.get_running_loop().create_task(self.mirror.take_back(task))
+        self._spawned.add(retake)
+        retake.add_done_callback(lambda _t: self._taking_back.discard(task))
+        retake.add_done_callback(self._spawned.discard)
 
     def _end(self, task: TaskEntry, state: TaskState, status: str, error: TaskErrorInfo | None = None) -> None:
         self._runs.pop(task.id.lower(), None)

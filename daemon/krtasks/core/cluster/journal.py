@@ -103,9 +103,8 @@ class FencedJournal(NullJournal):
                 self._write(task, final=False)
 
     def forget(self, task: TaskEntry) -> None:
-        """Drop what is buffered for a lost run."""
+        """Drop what is buffered for a lost run (:attr:`written` keeps its count until the run is let go)."""
         self._pending.pop(task, None)
-        self.written.pop(task, None)
 
     async def close(self) -> None:
         """Write what is buffered, then wait for every write in flight."""

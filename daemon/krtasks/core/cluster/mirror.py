@@ -130,6 +130,14 @@ class Mirror:
         self.removed([k for k in keys if k not in found])
         await self.apply(rows)
 
+    async def take_back(self, entry: TaskEntry) -> None:
+        """Take the stored row of a run this node lost in (its version was reset, so any row replaces it); a
+        store that cannot be reached now leaves it to the next poll."""
+        try:
+            await self.refresh([key_of(entry.id)])
+        except Exception as exc:
+            log.warning("fetching task %s after its run was lost failed (%s); the next poll takes it in", entry.id, exc)
+
     async def ensure(self, task_id: str) -> TaskEntry | None:
         """The task's entry, fetched from the store first when this node has not seen it yet."""
         entry = self._registry.find(task_id)
@@ -177,18 +185,31 @@ class Mirror:
             # read before that write. A run this node lost never got there, so the rescuer's row replaces it.
             return entry
         entry.version = row.version
-        if entry.run is not None:  # this node runs it: it alone writes the run
+        writing = entry.saved is not None and not entry.saved.done()
+        if entry.run is not None or writing:
+            # This node runs it, or its write of the run's end is in flight (the row may be older than that
+            # write): it alone writes the run; a refused write takes the row in afterwards (take_back).
             entry.data.name, entry.data.description = row.data.name, row.data.description
-            if row.cancel_requested and entry.state == TaskState.RUNNING and entry.run.stop_reason is None:
+            run = entry.run
+            if (
+                run is not None
+                and row.cancel_requested
+                and entry.state == TaskState.RUNNING
+                and run.stop_reason is None
+            ):
                 self._on_cancel(entry)
             return entry
         old = entry.data
         entry.data = row.data
+        if row.records_count < len(entry.records):  # records of a run this node lost, never durable
+            del entry.records[row.records_count :]
         new = [r for r in records if r.index >= len(entry.records)]
         if new:
             entry.records.extend(new)
             self._hub.wrote(entry, new)
-        if old.state != row.data.state:
+        if old.state != row.data.state or (
+            row.data.state.finished and not entry.done.is_set() and not self._hub.holds(entry)
+        ):  # a new state; or a lost run's final state, its own announcement dropped with its refused write
             self._hub.changed(entry, StateChange(old.state, row.data.state))
         elif old.progress != row.data.progress:
             self._hub.progressed(entry)
