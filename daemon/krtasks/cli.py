@@ -1,4 +1,5 @@
-"""The ``krtasks`` command (click): ``serve``, ``demo``, ``token``, ``status``, ``ui``, ``stop``.
+"""The ``krtasks`` command (click): ``serve`` and ``demo`` here; ``token``, ``status``, ``ui`` and ``stop`` in
+:mod:`krtasks.cli_client`; the shared options in :mod:`krtasks.cli_options`.
 
 Exit codes: 0 success; 1 failure (daemon not running for ``status``, cannot start, stop timed out);
 2 bad options, reported on one line (``krtasks serve: error: ...``).
@@ -6,167 +7,30 @@ Exit codes: 0 success; 1 failure (daemon not running for ``status``, cannot star
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
-import signal
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from .core.retention import parse_duration
-from .statedir import (
-    CERT_FILE,
-    StateDirError,
-    default_state_dir,
-    ensure_state_dir,
-    load_or_create_token,
-    lock_is_held,
-    read_daemon_info,
-    read_lock_owner,
-    remove_daemon_info,
+from .cli_client import COMMANDS
+from .cli_options import (
+    duration_option,
+    log_options,
+    port_option,
+    resolve_state_dir,
+    service_config,
+    state_dir_option,
+    task_options,
+    version_option,
 )
-
-DEFAULT_PORT = 5000
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-if TYPE_CHECKING:
-    from .models import ServiceConfig
-
-
-def _state_dir_option() -> Callable[[F], F]:
-    return click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="KRTASKS_STATE_DIR",
-        help="Directory of the certificate, token and daemon.json "
-        "[default: $KRTASKS_STATE_DIR, else the user data dir, e.g. ~/.local/share/krtasks].",
-    )
-
-
-def _version_option() -> Callable[[F], F]:
-    return click.version_option(__version__, "--version", prog_name="krtasks", message="%(prog)s %(version)s")
-
-
-def _port_option() -> Callable[[F], F]:
-    return click.option(
-        "--port",
-        type=click.IntRange(0, 65535),
-        envvar="PORT",
-        default=DEFAULT_PORT,
-        show_default=True,
-        help="TCP port (default: $PORT, else 5000; 0 picks a free port).",
-    )
-
-
-def _task_options(func: F) -> F:
-    """The task service's options shared by ``serve`` and ``demo``: slots, isolation and workers."""
-    options = [
-        click.option(
-            "--max-runspaces",
-            type=click.IntRange(min=1),
-            default=8,
-            show_default=True,
-            help="Tasks running at once (all languages); more starts queue. With process isolation also "
-            "the most worker processes.",
-        ),
-        click.option(
-            "--isolation",
-            type=click.Choice(["process", "thread"]),
-            default="process",
-            show_default=True,
-            help="Where task code runs: in worker processes (a crash, stack overflow or ignored cancel "
-            "cannot touch the daemon or other tasks; per-task memory limit, directory and environment) or "
-            "in the daemon's threads (fastest, for trusted code).",
-        ),
-        click.option(
-            "--min-workers",
-            type=click.IntRange(min=0),
-            default=2,
-            show_default=True,
-            help="Idle worker processes kept ready ahead of demand (process isolation).",
-        ),
-        click.option(
-            "--worker-max-tasks",
-            type=click.IntRange(min=0),
-            default=200,
-            show_default=True,
-            help="Replace a worker after this many tasks (0: never).",
-        ),
-        click.option(
-            "--worker-max-memory",
-            type=click.IntRange(min=0),
-            default=1024,
-            show_default=True,
-            help="Replace a worker whose resident memory after a task passes this many MiB (0: never).",
-        ),
-        click.option(
-            "--reuse-runspaces/--fresh-runspaces",
-            default=False,
-            show_default=True,
-            help="Run PowerShell tasks on runspaces reused after a verified reset (faster; a task's "
-            "ReuseRunspace overrides it) or on a fresh runspace each.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _service_config(  # the model is imported here: the light commands (token, status, stop) start fast
-    max_runspaces: int, isolation: str, min_workers: int, worker_max_tasks: int, worker_max_memory: int, **settings: Any
-) -> ServiceConfig:
-    from .models import ServiceConfig
-
-    return ServiceConfig(
-        max_runspaces=max_runspaces,
-        isolation="thread" if isolation == "thread" else "process",
-        min_workers=min_workers,
-        worker_max_tasks=worker_max_tasks,
-        worker_max_memory_mb=worker_max_memory,
-        **settings,
-    )
-
-
-def _log_options(func: F) -> F:
-    func = click.option(
-        "--log-format",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        help="Log lines on stderr as text or JSON.",
-    )(func)
-    return click.option(
-        "--log-level",
-        type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-        default="info",
-        show_default=True,
-        help="Least severe log level shown.",
-    )(func)
-
-
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _resolve_state_dir(state_dir: Path | None) -> Path:
-    return (state_dir or default_state_dir()).expanduser().resolve()
+from .statedir import StateDirError
 
 
 @click.group(context_settings={"help_option_names": ["--help", "-h"]})
-@_version_option()
+@version_option()
 def cli() -> None:
     """KrTasks: run PowerShell, C# and VB.NET code as background tasks behind a local HTTPS API."""
 
@@ -178,9 +42,9 @@ def cli() -> None:
     show_default=True,
     help="Address to listen on (non-loopback binds require --auth token).",
 )
-@_port_option()
-@_state_dir_option()
-@_task_options
+@port_option()
+@state_dir_option()
+@task_options
 @click.option(
     "--cert-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -219,7 +83,7 @@ def cli() -> None:
     "--retention",
     default="24h",
     show_default=True,
-    callback=_duration,
+    callback=duration_option,
     help="Remove finished tasks this long after they completed (seconds, or e.g. 90m, 24h, 7d; 0 keeps them forever).",
 )
 @click.option(
@@ -242,7 +106,7 @@ def cli() -> None:
     "--lease",
     default="30s",
     show_default=True,
-    callback=_duration,
+    callback=duration_option,
     help="Shared store: how long a node's claim on a run lasts without renewal (renewed every third of it); "
     "a node silent this long has its runs ended as Interrupted.",
 )
@@ -258,8 +122,8 @@ def cli() -> None:
     help="Move the task store (tasks.db in the state dir) aside, renamed with a UTC timestamp, and "
     "start empty; for a store refused as unreadable, corrupt or too new.",
 )
-@_log_options
-@_version_option()
+@log_options
+@version_option()
 def serve(
     host: str,
     port: int,
@@ -311,7 +175,7 @@ def serve(
         reset_store=reset_store,
         store=None if store == "sqlite" else store,
         token_file=token_file,
-        service=_service_config(
+        service=service_config(
             max_runspaces,
             isolation,
             min_workers,
@@ -329,11 +193,11 @@ def serve(
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@_port_option()
-@_state_dir_option()
-@_task_options
-@_log_options
-@_version_option()
+@port_option()
+@state_dir_option()
+@task_options
+@log_options
+@version_option()
 def demo(
     host: str,
     port: int,
@@ -361,7 +225,7 @@ def demo(
         state_dir=state_dir,
         auth="none",
         tutorial_routes=True,
-        service=_service_config(
+        service=service_config(
             max_runspaces,
             isolation,
             min_workers,
@@ -382,7 +246,7 @@ def _run_daemon(settings: Any, log_level: str, log_format: str) -> NoReturn:
     from .tls import CertificateError
 
     configure_logging(log_level, log_format)
-    state_dir = _resolve_state_dir(settings.state_dir)
+    state_dir = resolve_state_dir(settings.state_dir)
     try:
         code = run(settings, state_dir)
     except (StateDirError, CertificateError, DaemonStartError, RuntimeNotAvailableError, StoreError) as exc:
@@ -400,149 +264,8 @@ def _run_daemon(settings: Any, log_level: str, log_format: str) -> NoReturn:
     os._exit(code)
 
 
-@cli.command()
-@_state_dir_option()
-@_version_option()
-def token(state_dir: Path | None) -> int:
-    """Print the bearer token (created on first use) for `Authorization: Bearer <token>`."""
-    try:
-        click.echo(load_or_create_token(ensure_state_dir(_resolve_state_dir(state_dir))))
-    except StateDirError as exc:
-        click.echo(f"krtasks: error: {exc}", err=True)
-        return 1
-    return 0
-
-
-def _health(url: str, cert_file: Path, timeout: float = 3.0) -> dict[str, Any] | None:
-    """GET ``url``/api/v1/health trusting only ``cert_file``; the JSON answer, or None if none came."""
-    from .tls import client_context
-
-    try:
-        ctx = client_context(cert_file)
-        with urllib.request.urlopen(url + "/api/v1/health", timeout=timeout, context=ctx) as resp:
-            data = json.loads(resp.read().decode("utf-8"))
-            return data if isinstance(data, dict) else None
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
-
-
-@cli.command()
-@_state_dir_option()
-@_version_option()
-def status(state_dir: Path | None) -> int:
-    """Say whether a daemon answers for the state dir (exit 0 if it does, 1 if not)."""
-    directory = _resolve_state_dir(state_dir)
-    info = read_daemon_info(directory)
-    if info is None:
-        if lock_is_held(directory):
-            pid, _ = read_lock_owner(directory)
-            click.echo(f"KrTasks is starting (pid {pid}, state dir {directory})")
-        else:
-            click.echo(f"KrTasks is not running (state dir {directory})")
-        return 1
-    cert = Path(info.cert_file) if info.cert_file else directory / CERT_FILE
-    health = _health(info.url, cert)
-    if health is None:
-        state = "does not answer" if lock_is_held(directory) else "is not running (stale daemon.json)"
-        click.echo(f"KrTasks {state}: {info.url} (pid {info.pid}, state dir {directory})")
-        return 1
-    click.echo(
-        f"KrTasks {health.get('Version', '?')} is running: {info.url} (pid {info.pid}, auth {info.auth}, "
-        f"state dir {directory})"
-    )
-    return 0
-
-
-@cli.command()
-@_state_dir_option()
-@_version_option()
-def ui(state_dir: Path | None) -> int:
-    """Print the dashboard's address; with token auth a link that logs a browser in once, within 60 s.
-
-    The link goes to stdout alone (a note about it to stderr). Exit 1 when no daemon answers for the state dir.
-    """
-    from .tls import client_context
-
-    directory = _resolve_state_dir(state_dir)
-    info = read_daemon_info(directory)
-    if info is None:
-        click.echo(
-            f"krtasks: error: KrTasks is not running (state dir {directory}); start it with `krtasks serve`", err=True
-        )
-        return 1
-    if info.auth == "none":
-        click.echo(f"{info.url}/ui/")
-        return 0
-    cert = Path(info.cert_file) if info.cert_file else directory / CERT_FILE
-    request = urllib.request.Request(
-        info.url + "/api/v1/ui/login-codes",
-        method="POST",
-        headers={"Authorization": f"Bearer {load_or_create_token(directory)}", "Accept": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10, context=client_context(cert)) as resp:
-            answer = json.loads(resp.read().decode("utf-8"))
-    except (OSError, ValueError, StateDirError) as exc:
-        click.echo(f"krtasks: error: the daemon at {info.url} gave no login code: {exc}", err=True)
-        return 1
-    click.echo(info.url + str(answer["Url"]))
-    click.echo(f"(opens a dashboard session once, within {answer['ExpiresInSeconds']:g} s)", err=True)
-    return 0
-
-
-def _process_gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie waiting for its parent counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] == "Z"
-    return False
-
-
-@cli.command()
-@_state_dir_option()
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for the daemon to exit.",
-)
-@_version_option()
-def stop(state_dir: Path | None, timeout: float) -> int:
-    """Stop the daemon of the state dir (SIGTERM) and wait until it has exited.
-
-    Exit 0 when it stopped or was not running; 1 when it did not exit within --timeout.
-    """
-    directory = _resolve_state_dir(state_dir)
-    if not lock_is_held(directory):
-        remove_daemon_info(directory)  # left by a daemon that crashed
-        click.echo(f"KrTasks is not running (state dir {directory})")
-        return 0
-    pid, _ = read_lock_owner(directory)
-    info = read_daemon_info(directory)
-    pid = pid or (info.pid if info else None)
-    if pid is None:
-        click.echo(f"krtasks: error: cannot tell which process holds {directory}", err=True)
-        return 1
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        click.echo(f"KrTasks is not running (state dir {directory})")
-        return 0
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not lock_is_held(directory) and _process_gone(pid):
-            click.echo(f"KrTasks stopped (pid {pid})")
-            return 0
-        time.sleep(0.1)
-    click.echo(f"krtasks: error: the daemon (pid {pid}) did not exit within {timeout:g} s", err=True)
-    return 1
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:
