@@ -33,7 +33,8 @@ from prometheus_client.registry import Collector
 
 from ... import __version__
 from ...models import NodeJson, ServiceConfig, TaskErrorInfo, TaskState
-from ...store.postgres import NodeInfo, PostgresTaskStore
+from ...store.postgres import PostgresTaskStore
+from ...store.postgres_cluster import NodeInfo
 from ...store.postgres_schema import Row, key_of
 from ..registry import Registry
 from ..restore import interrupt, prepare_again, restart_message
