@@ -494,6 +494,23 @@ def test_newer_shared_schema_is_refused(tmp_path: Path, pg_dsn: str) -> None:
         assert conn.execute("SELECT version FROM krtasks_schema").fetchone() == (postgres_schema.SCHEMA_VERSION + 1,)
 
 
+def test_records_written_outside_a_run_are_counted_in_the_shared_store(pg_dsn: str) -> None:
+    # A node takes a row's records_count as the number of durable records (fewer than it holds: a lost run's,
+    # cut); seeded or tool-written records must be counted too, or a later rename would cut them on a node.
+    store = open_postgres_store(pg_dsn)
+    now = datetime.now(UTC)
+
+    async def fill() -> None:
+        await store.put([_finished(1, now), _finished(2, now)], [("t00001", 0, "Warning", "a", "2026-01-01T00:00:00Z")])
+        await store.add_records([("T00001", k, "Warning", f"r{k}", "2026-01-01T00:00:00Z") for k in (1, 2)])
+        await store.close()
+
+    asyncio.run(fill())
+    with psycopg.connect(pg_dsn) as conn:
+        counts = conn.execute("SELECT key, records_count FROM krtasks_tasks ORDER BY key").fetchall()
+    assert counts == [("t00001", 3), ("t00002", 0)]
+
+
 def test_duration_options_are_checked(tmp_path: Path) -> None:
     from daemon_fixtures import run_cli
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -100,13 +100,32 @@ class PostgresTaskStore(ClusterStatements):
                         await cur.executemany(sql, params)
                         await cur.execute("SELECT setval('krtasks_task_seq', greatest(max(seq), 1)) FROM krtasks_tasks")
                 await self._insert_records(conn, batch)
+                await self._count_records(conn, batch)
 
         return self._submit(job)
 
     def add_records(self, records: Sequence[StoredRecord]) -> Awaitable[None]:
         """Append stream records (those of unknown tasks dropped, repeated indexes ignored)."""
         batch = [(key_of(r[0]), *r[1:]) for r in records]
-        return self._submit(lambda conn: self._insert_records(conn, batch))
+
+        async def job(conn: Conn) -> None:
+            async with conn.transaction():
+                await self._insert_records(conn, batch)
+                await self._count_records(conn, batch)
+
+        return self._submit(job)
+
+    @staticmethod
+    async def _count_records(conn: Conn, batch: Sequence[tuple[Any, ...]]) -> None:
+        """Bring ``records_count`` of the batch's tasks up to their stored records (a fenced write of a run
+        counts its own in the same statement; this is for records written outside a run)."""
+        if not batch:
+            return
+        await conn.execute(
+            "UPDATE krtasks_tasks t SET records_count = m.n FROM (SELECT key, max(idx) + 1 AS n FROM krtasks_records "
+            "WHERE key = ANY(%s) GROUP BY key) m WHERE t.key = m.key AND t.records_count < m.n",
+            (sorted({r[0] for r in batch}),),
+        )
 
     def delete(self, task_ids: Sequence[str]) -> Awaitable[None]:
         """Remove these tasks and their records, whatever their state."""
