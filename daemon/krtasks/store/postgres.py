@@ -106,14 +106,7 @@ class PostgresTaskStore(ClusterStatements):
 
     def add_records(self, records: Sequence[StoredRecord]) -> Awaitable[None]:
         """Append stream records (those of unknown tasks dropped, repeated indexes ignored)."""
-        batch = [(key_of(r[0]), *r[1:]) for r in records]
-
-        async def job(conn: Conn) -> None:
-            async with conn.transaction():
-                await self._insert_records(conn, batch)
-                await self._count_records(conn, batch)
-
-        return self._submit(job)
+        return self.put((), records)
 
     @staticmethod
     async def _count_records(conn: Conn, batch: Sequence[tuple[Any, ...]]) -> None:
